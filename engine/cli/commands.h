@@ -1,0 +1,38 @@
+// The subcommands of the relengine command line, one function each, over the loaded playbook.
+// Called by main.cc only; each returns the process exit code of SPEC §1.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace relengine::cli {
+
+enum ExitCode : int {
+  kOk = 0,
+  kStepFailed = 1,
+  kBadInput = 2,
+  kPaused = 3,
+  kStateProblem = 4,
+  kInterrupted = 130,
+};
+
+struct GlobalOptions {
+  std::string state_dir;
+  bool verbose = false;
+  bool quiet = false;
+  bool color = true;
+};
+
+struct InputOptions {
+  std::vector<std::string> sets;
+  std::string inputs_file;
+};
+
+int cmd_validate(const GlobalOptions& g, const std::string& playbook, bool strict);
+int cmd_list(const GlobalOptions& g, const std::string& playbook);
+int cmd_plan(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
+             const plan::Selection& selection, bool json);
+
+}  // namespace relengine::cli

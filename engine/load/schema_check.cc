@@ -1,0 +1,296 @@
+#include "load/schema_check.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/adapters/yaml_cpp_adapter.hpp>
+
+// valijson 1.0 (Debian 12) steps its array iterators backwards for uniqueItems, which the
+// yaml-cpp adapter's forward iterator cannot do, so the validator does not compile for it.
+// Our schema uses no uniqueItems; this makes the never-taken path compile and fail loudly.
+namespace valijson::adapters {
+inline YamlCppArrayValueIterator operator--(YamlCppArrayValueIterator&&) {
+  throw std::logic_error("uniqueItems is not supported on YAML documents");
+}
+}  // namespace valijson::adapters
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "load/yaml_nodes.h"
+
+namespace relengine::load {
+
+namespace {
+
+using json = nlohmann::json;
+
+// valijson names only the first unknown key of an object when additionalProperties is false;
+// `{"not": {}}` is equivalent and makes it report every unknown key at its own path.
+void expand_additional_properties(json& schema) {
+  if (schema.is_object()) {
+    for (auto it = schema.begin(); it != schema.end(); ++it) {
+      if (it.key() == "additionalProperties" && it.value().is_boolean() && !it.value().get<bool>())
+        it.value() = json{{"not", json::object()}};
+      else
+        expand_additional_properties(it.value());
+    }
+  } else if (schema.is_array()) {
+    for (auto& item : schema) expand_additional_properties(item);
+  }
+}
+
+struct CompiledSchema {
+  json document;  // the schema as written, for messages (allowed keys and values)
+  valijson::Schema schema;
+
+  CompiledSchema() : document(json::parse(kPlaybookSchema)) {
+    json relaxed = document;
+    expand_additional_properties(relaxed);
+    valijson::SchemaParser parser;
+    valijson::adapters::NlohmannJsonAdapter adapter(relaxed);
+    parser.populateSchema(adapter, schema);
+  }
+};
+
+const CompiledSchema& compiled() {
+  static const CompiledSchema instance;
+  return instance;
+}
+
+const json* resolve(const json* s) {
+  const json& root = compiled().document;
+  for (int guard = 0; s && s->is_object() && s->contains("$ref") && guard < 16; ++guard) {
+    std::string ref = (*s)["$ref"].get<std::string>();
+    if (ref.rfind("#/", 0) != 0) return nullptr;
+    s = &root.at(json::json_pointer(ref.substr(1)));
+  }
+  return s;
+}
+
+// The subschema that applies to `key` of an object described by `s`, given the object's YAML
+// (to pick the `then` branch of an if/then on `uses`).
+const json* property_schema(const json* s, const YAML::Node& object, const std::string& key) {
+  s = resolve(s);
+  if (!s || !s->is_object()) return nullptr;
+  if (s->contains("allOf") && object.IsMap()) {
+    for (const auto& branch : (*s)["allOf"]) {
+      if (!branch.contains("if") || !branch.contains("then")) continue;
+      const auto& cond = branch["if"]["properties"];
+      bool match = true;
+      for (auto it = cond.begin(); it != cond.end(); ++it) {
+        YAML::Node v = object[it.key()];
+        if (!v || !v.IsScalar() || !it.value().contains("const") ||
+            v.Scalar() != it.value()["const"].get<std::string>())
+          match = false;
+      }
+      if (match && branch["then"].contains("properties") && branch["then"]["properties"].contains(key))
+        return resolve(&branch["then"]["properties"][key]);
+    }
+  }
+  if (s->contains("properties") && (*s)["properties"].contains(key)) return resolve(&(*s)["properties"][key]);
+  if (s->contains("additionalProperties") && (*s)["additionalProperties"].is_object())
+    return resolve(&(*s)["additionalProperties"]);
+  return nullptr;
+}
+
+std::vector<std::string> known_keys(const json* s) {
+  std::vector<std::string> out;
+  s = resolve(s);
+  if (s && s->contains("properties"))
+    for (auto it = (*s)["properties"].begin(); it != (*s)["properties"].end(); ++it) out.push_back(it.key());
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+struct Located {
+  YAML::Node node;        // the value at the path
+  YAML::Node key;         // its key, when it is an object member
+  YAML::Node parent;      // the object or list holding it
+  const json* schema = nullptr;       // the subschema of the value
+  const json* parent_schema = nullptr;
+  bool found = true;
+};
+
+// Walks valijson's context ("<root>", "[phases]", "[0]", ...) through the YAML and the schema.
+Located walk(const YAML::Node& root, const std::vector<std::string>& context) {
+  // YAML::Node's operator= writes into the document; reset() rebinds the handle.
+  Located at;
+  at.node.reset(root);
+  at.schema = resolve(&compiled().document);
+  for (std::size_t i = 1; i < context.size(); ++i) {
+    const std::string& raw = context[i];
+    std::string seg = raw.size() >= 2 && raw.front() == '[' && raw.back() == ']' ? raw.substr(1, raw.size() - 2) : raw;
+    at.parent.reset(at.node);
+    at.parent_schema = at.schema;
+    if (at.node.IsMap()) {
+      bool hit = false;
+      for (auto it = at.node.begin(); it != at.node.end(); ++it) {
+        if (it->first.IsScalar() && it->first.Scalar() == seg) {
+          at.key.reset(it->first);
+          at.node.reset(it->second);
+          hit = true;
+          break;
+        }
+      }
+      at.schema = property_schema(at.parent_schema, at.parent, seg);
+      if (!hit) {
+        at.found = false;
+        return at;
+      }
+    } else if (at.node.IsSequence()) {
+      std::size_t index = std::stoul(seg);
+      if (index >= at.node.size()) {
+        at.found = false;
+        return at;
+      }
+      at.key.reset(YAML::Node(YAML::NodeType::Undefined));
+      YAML::Node item = at.node[index];
+      at.node.reset(item);
+      const json* s = resolve(at.schema);
+      at.schema = s && s->contains("items") ? resolve(&(*s)["items"]) : nullptr;
+    } else {
+      at.found = false;
+      return at;
+    }
+  }
+  return at;
+}
+
+bool is_aggregate(const std::string& description) {
+  return description.rfind("Failed to validate", 0) == 0;
+}
+
+std::string describe_type(const json* s) {
+  if (!s || !s->contains("type")) return "a different type";
+  const json& t = (*s)["type"];
+  std::vector<std::string> names;
+  auto add = [&](const std::string& n) {
+    names.push_back(n == "object" ? "a map" : n == "array" ? "a list" : n == "boolean" ? "true or false" : n == "integer" ? "an integer" : n == "number" ? "a number" : "a " + n);
+  };
+  if (t.is_array())
+    for (const auto& n : t) add(n.get<std::string>());
+  else
+    add(t.get<std::string>());
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
+std::string what(const Located& at) {
+  if (!at.key) return "this item";
+  return "'" + at.key.Scalar() + "'";
+}
+
+// Rewrites one valijson error as a user-facing message positioned at the offending node.
+Diagnostic translate(const YAML::Node& root, const std::string& file, const valijson::ValidationResults::Error& err) {
+  Diagnostic d;
+  d.file = file;
+  Located at = walk(root, err.context);
+  d.mark = mark_of(at.node);
+  const std::string& desc = err.description;
+  const json* s = at.schema;
+  if (!at.found) {
+    d.message = desc;
+    return d;
+  }
+  if (s == nullptr && at.key && at.parent.IsMap()) {
+    // A key the schema does not know (additionalProperties).
+    d.mark = mark_of(at.key);
+    auto keys = known_keys(at.parent_schema);
+    std::string key = at.key.Scalar();
+    std::string best = closest(key, keys);
+    d.message = "unknown key '" + key + "'";
+    if (!best.empty()) d.message += " (did you mean '" + best + "'?)";
+    else if (!keys.empty()) d.message += " (known keys: " + join(keys) + ")";
+    return d;
+  }
+  if (desc.rfind("Missing required property", 0) == 0) {
+    auto q1 = desc.find('\'');
+    auto q2 = desc.rfind('\'');
+    std::string prop = q1 != std::string::npos && q2 > q1 ? desc.substr(q1 + 1, q2 - q1 - 1) : "?";
+    std::string holder = at.key ? "'" + at.key.Scalar() + "'" : at.parent ? "this item" : "the playbook";
+    d.message = "missing required key '" + prop + "' in " + holder;
+    return d;
+  }
+  if (desc == "Failed to match against any enum values.") {
+    std::vector<std::string> allowed;
+    if (s && s->contains("enum"))
+      for (const auto& v : (*s)["enum"]) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    std::string got = at.node.IsScalar() ? at.node.Scalar() : "this value";
+    d.message = what(at) + ": '" + got + "' is not one of: " + join(allowed);
+    return d;
+  }
+  if (desc.rfind("Value type not permitted", 0) == 0) {
+    d.message = what(at) + " must be " + describe_type(s);
+    if (at.node.IsScalar()) d.message += ", not '" + at.node.Scalar() + "'";
+    return d;
+  }
+  if (desc.rfind("Failed to match regex", 0) == 0) {
+    std::string pattern = s && s->contains("pattern") ? (*s)["pattern"].get<std::string>() : "";
+    std::string got = at.node.IsScalar() ? at.node.Scalar() : "";
+    if (pattern == "^([0-9]+(ms|s|m|h))+$")
+      d.message = what(at) + ": '" + got + "' is not a duration (use a number with s, m or h, e.g. 30s, 10m, 1h30m)";
+    else if (pattern == "^[a-z0-9][a-z0-9-]*$")
+      d.message = what(at) + ": '" + got + "' is not a valid id (lowercase letters, digits and '-', starting with a letter or digit)";
+    else
+      d.message = what(at) + ": '" + got + "' does not match " + pattern;
+    return d;
+  }
+  if (desc.rfind("Expected number greater", 0) == 0 || desc.rfind("Expected number less", 0) == 0) {
+    std::string got = at.node.IsScalar() ? at.node.Scalar() : "";
+    std::string bound;
+    if (s && s->contains("minimum")) bound += "at least " + (*s)["minimum"].dump();
+    if (s && s->contains("maximum")) bound += std::string(bound.empty() ? "" : " and ") + "at most " + (*s)["maximum"].dump();
+    d.message = what(at) + " must be " + bound + ", not " + got;
+    return d;
+  }
+  if (desc.rfind("Array should contain", 0) == 0 || desc.rfind("Array must contain", 0) == 0) {
+    d.message = what(at) + " must not be empty";
+    return d;
+  }
+  d.message = what(at) + ": " + desc;
+  return d;
+}
+
+}  // namespace
+
+void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags) {
+  valijson::Validator validator(valijson::Validator::kWeakTypes);
+  valijson::ValidationResults results;
+  valijson::adapters::YamlCppAdapter target(root);
+  try {
+    validator.validate(compiled().schema, target, &results);
+  } catch (const std::exception&) {
+    // yaml-cpp's conversions may throw on values the schema expected as numbers; the
+    // semantic checks report those with a position.
+  }
+  std::vector<valijson::ValidationResults::Error> errors(results.begin(), results.end());
+  // Keep the most specific errors: drop summaries ("Failed to validate ...") of a subtree
+  // that has a more specific error of its own.
+  for (const auto& err : errors) {
+    if (is_aggregate(err.description)) {
+      bool has_specific = std::any_of(errors.begin(), errors.end(), [&](const auto& other) {
+        return !is_aggregate(other.description) && other.context.size() >= err.context.size() &&
+               std::equal(err.context.begin(), err.context.end(), other.context.begin());
+      });
+      if (has_specific) continue;
+    }
+    if (std::getenv("RELENGINE_DEBUG_SCHEMA")) {
+      for (const auto& c : err.context) std::fprintf(stderr, "%s/", c.c_str());
+      std::fprintf(stderr, " %s\n", err.description.c_str());
+    }
+    diags.add(translate(root, file, err));
+  }
+}
+
+}  // namespace relengine::load

@@ -1,0 +1,143 @@
+// The playbook as plain data: phases, steps, inputs, vars, defaults, with source positions.
+// Filled by load/, read by graph/, plan/ and exec/; holds no logic and includes nothing of ours.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace relengine::model {
+
+// 1-based position in the playbook file; line 0 means "no position".
+struct Mark {
+  int line = 0;
+  int col = 0;
+  std::size_t offset = 0;  // byte offset of the node in the file
+};
+
+// A string value as written in the playbook, with its position.
+struct Text {
+  std::string value;
+  Mark mark;
+  bool given = false;  // false when the key was absent
+};
+
+// A YAML value kept structurally (for `with`, `vars`, literal `for_each`):
+// scalars keep their text and whether they were plain (unquoted).
+struct Node {
+  enum class Kind { Scalar, List, Map };
+  Kind kind = Kind::Scalar;
+  std::string scalar;
+  bool plain = false;  // an unquoted scalar: `true`/`3` read as bool/int
+  std::vector<Node> items;
+  std::vector<std::pair<std::string, Node>> entries;
+  Mark mark;
+};
+
+enum class InputType { String, Bool, Int };
+
+struct Input {
+  std::string name;
+  Mark mark;
+  std::string description;
+  InputType type = InputType::String;
+  bool required = false;
+  std::optional<Node> default_value;
+  std::optional<Text> pattern;
+  bool secret = false;
+  std::string env;  // environment variable the value is read from (secrets), or ""
+};
+
+struct Var {
+  std::string name;
+  Mark mark;
+  Node value;
+};
+
+struct Retry {
+  int attempts = 1;
+  double delay_seconds = 0;
+  double backoff = 1;
+};
+
+struct Precondition {
+  Text run;
+  Text message;
+};
+
+enum class ActionKind { None, Run, Uses, Manual };
+
+struct Step {
+  Text id;
+  Text name;
+  Text description;
+  std::string phase;  // id of the phase that holds it
+  bool needs_given = false;
+  std::vector<Text> needs;
+  Text if_expr;
+  std::vector<Precondition> preconditions;
+  Text done_if;
+  ActionKind action = ActionKind::None;
+  Mark action_mark;  // position of the run / uses / manual key
+  Text run;
+  Text uses;
+  std::optional<Node> with;
+  Text manual;
+  Text verify;
+  std::vector<std::pair<std::string, Text>> env;
+  Text workdir;
+  Text shell;
+  std::optional<double> timeout_seconds;
+  std::optional<Retry> retry;
+  Text lock;
+  bool idempotent = false;
+  bool irreversible = false;
+  bool continue_on_error = false;
+  std::optional<Node> for_each;  // a literal list, or a scalar holding an expression
+};
+
+struct Phase {
+  Text id;
+  Text name;
+  Text description;
+  bool needs_given = false;
+  std::vector<Text> needs;
+  Text if_expr;
+  std::vector<Step> steps;
+};
+
+struct Defaults {
+  Text shell;  // bash | sh
+  Text workdir;
+  std::optional<double> timeout_seconds;
+  std::optional<Retry> retry;
+  std::vector<std::pair<std::string, Text>> env;
+};
+
+struct Playbook {
+  std::string path;     // as given on the command line
+  std::string source;   // the file's bytes
+  int version = 1;
+  Text name;
+  Text description;
+  std::vector<Input> inputs;
+  std::vector<Var> vars;
+  Defaults defaults;
+  std::vector<Phase> phases;
+
+  const Input* find_input(const std::string& name) const {
+    for (const auto& i : inputs)
+      if (i.name == name) return &i;
+    return nullptr;
+  }
+  const Var* find_var(const std::string& name) const {
+    for (const auto& v : vars)
+      if (v.name == name) return &v;
+    return nullptr;
+  }
+};
+
+}  // namespace relengine::model

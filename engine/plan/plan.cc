@@ -1,0 +1,483 @@
+#include "plan/plan.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "load/source_map.h"
+
+namespace relengine::plan {
+
+namespace fs = std::filesystem;
+
+Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags) {
+  Prepared p;
+  p.playbook = &pb;
+  p.inputs = load::resolve_inputs(pb, sources, diags);
+  if (diags.has_errors()) return p;
+  p.vars = load::evaluate_vars(pb, p.inputs, diags);
+  if (diags.has_errors()) return p;
+  expr::Scope scope;
+  scope.inputs = &p.inputs.values;
+  scope.vars = &p.vars;
+  scope.env = load::process_env;
+  p.graph = graph::StepGraph::expanded(pb, [&](const model::Step& st) -> std::optional<std::vector<expr::Value>> {
+    auto r = expr::render_node(*st.for_each, scope, expr::RenderMode::Plain);
+    if (r.error || !r.value.is_list()) {
+      if (r.error && !sources.lenient)
+        diags.error(pb.path, st.for_each->mark, "for_each of step '" + st.id.value + "': " + r.error->message);
+      else if (!r.error && !r.value.is_unknown() && !sources.lenient)
+        diags.error(pb.path, st.for_each->mark,
+                    "for_each of step '" + st.id.value + "' is a " + expr::type_name(r.value) + ", not a list");
+      return std::nullopt;
+    }
+    for (const auto& item : r.value.list())
+      if (expr::contains_unknown(item)) return std::nullopt;
+    return r.value.list();
+  });
+  return p;
+}
+
+namespace {
+
+struct Renderer {
+  const RenderContext& ctx;
+  const model::Playbook& pb;
+  load::Diagnostics& diags;
+  const std::string& step_id;
+  expr::Scope scope;
+
+  void report(const model::Text& where, const expr::RenderError& err) {
+    load::SourceMap map(pb.source);
+    std::string msg = "step '" + step_id + "': " + err.message;
+    if (!err.injection && err.expression.find("${{") == 0) msg = "step '" + step_id + "': in " + err.expression + ": " + err.message;
+    diags.error(pb.path, map.locate(where, err.offset), msg);
+  }
+
+  std::optional<expr::Value> text(const model::Text& t, expr::RenderMode mode) {
+    if (!t.given) return expr::Value(std::string());
+    auto r = expr::render(t.value, scope, mode);
+    if (r.error) {
+      report(t, *r.error);
+      return std::nullopt;
+    }
+    return r.value;
+  }
+
+  // An `if`: one expression, with or without ${{ }}. nullopt: known at run time (or an error).
+  std::optional<bool> condition(const model::Text& t, bool& failed) {
+    if (!t.given) return true;
+    std::string source = t.value;
+    std::size_t base = 0;
+    if (source.find("${{") != std::string::npos) {
+      auto parsed = expr::parse_template(source);
+      if (parsed.error || !parsed.tmpl.single_expr()) {
+        failed = true;
+        return std::nullopt;
+      }
+      base = parsed.tmpl.parts[0].offset;
+      source = parsed.tmpl.parts[0].text;
+    }
+    auto p = expr::parse(source);
+    if (p.error) {
+      failed = true;
+      report(t, {p.error->message, source, base + p.error->offset, false});
+      return std::nullopt;
+    }
+    auto v = expr::evaluate(*p.expr, scope);
+    if (v.error) {
+      failed = true;
+      report(t, {v.error->message, source, base + v.error->offset, false});
+      return std::nullopt;
+    }
+    if (v.value.is_unknown()) return std::nullopt;
+    return expr::truthy(v.value);
+  }
+};
+
+std::string resolve_workdir(const model::Playbook& pb, const std::string& workdir) {
+  fs::path base = fs::path(pb.path).parent_path();
+  fs::path wd = workdir.empty() ? fs::path(".") : fs::path(workdir);
+  fs::path full = wd.is_absolute() ? wd : base / wd;
+  std::string out = full.lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out.empty() ? "." : out;
+}
+
+}  // namespace
+
+PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnostics& diags) {
+  const Prepared& prep = *ctx.prepared;
+  const model::Playbook& pb = *prep.playbook;
+  const graph::StepNode& node = prep.graph.node(v);
+  const model::Step& st = *node.step;
+  PlannedStep out;
+  out.vertex = v;
+  out.id = node.id;
+  out.step = &st;
+  out.phase = node.phase;
+  for (auto d : prep.graph.dependencies(v)) out.needs.push_back(prep.graph.node(d).id);
+
+  expr::Value unknown_item = expr::Unknown{"item"};
+  Renderer r{ctx, pb, diags, node.id, {}};
+  r.scope.inputs = &prep.inputs.values;
+  r.scope.vars = &prep.vars;
+  r.scope.steps = ctx.steps;
+  r.scope.env = load::process_env;
+  r.scope.run_id = ctx.run_id;
+  if (node.item) r.scope.item = &*node.item;
+  else if (node.unexpanded) r.scope.item = &unknown_item;
+
+  bool failed = false;
+  std::optional<bool> phase_ok = r.condition(node.phase->if_expr, failed);
+  std::optional<bool> step_ok = r.condition(st.if_expr, failed);
+  if (phase_ok == false) {
+    out.condition = false;
+    out.condition_text = "phase if: " + node.phase->if_expr.value;
+  } else if (step_ok == false) {
+    out.condition = false;
+    out.condition_text = "if: " + st.if_expr.value;
+  } else if (phase_ok && step_ok) {
+    out.condition = true;
+  } else {
+    out.condition_text = "if: " + (step_ok ? node.phase->if_expr.value : st.if_expr.value);
+  }
+
+  out.action.kind = st.action;
+  out.gate = st.action == model::ActionKind::Manual;
+  out.irreversible = st.irreversible;
+  out.shell = st.shell.given ? st.shell.value : pb.defaults.shell.given ? pb.defaults.shell.value : "bash";
+  const model::Text& wd = st.workdir.given ? st.workdir : pb.defaults.workdir;
+  if (auto w = r.text(wd, expr::RenderMode::Plain)) out.workdir = resolve_workdir(pb, expr::to_string(*w));
+  switch (st.action) {
+    case model::ActionKind::Run:
+      if (auto s = r.text(st.run, expr::RenderMode::Shell)) out.action.script = expr::to_string(*s);
+      break;
+    case model::ActionKind::Manual:
+      if (auto s = r.text(st.manual, expr::RenderMode::Plain)) out.action.text = expr::to_string(*s);
+      break;
+    case model::ActionKind::Uses: {
+      out.action.uses = st.uses.value;
+      if (st.with) {
+        auto w = expr::render_node(*st.with, r.scope, expr::RenderMode::Plain);
+        if (w.error) diags.error(pb.path, st.with->mark, "step '" + node.id + "': " + w.error->message);
+        else out.action.with = std::move(w.value);
+      }
+      if (st.uses.value == "git.tag") {
+        const expr::Value* remote = out.action.with.field("remote");
+        if (remote && !expr::to_string(*remote).empty()) out.irreversible = true;
+      }
+      break;
+    }
+    case model::ActionKind::None: break;
+  }
+  // Shell text that runs besides the action is guarded too, so a bad value stops the run before it starts.
+  r.text(st.done_if, expr::RenderMode::Shell);
+  r.text(st.verify, expr::RenderMode::Shell);
+  for (const auto& pre : st.preconditions) r.text(pre.run, expr::RenderMode::Shell);
+  for (const auto& [k, t] : st.env) r.text(t, expr::RenderMode::Plain);
+  return out;
+}
+
+Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& diags) {
+  Plan plan;
+  const auto& g = prep.graph;
+  const model::Playbook& pb = *prep.playbook;
+  auto order = g.topological_order();
+  RenderContext ctx{&prep, nullptr, ""};
+  // At plan time no step has run: outputs and statuses are unknown, not errors.
+  ctx.steps = [&](const std::string& id, const std::string& field,
+                  const std::string& key) -> std::optional<expr::Value> {
+    bool known = g.find(id).has_value();
+    for (const auto& ph : pb.phases)
+      for (const auto& st : ph.steps)
+        if (st.id.value == id) known = true;
+    if (!known) return std::nullopt;
+    return expr::Value(expr::Unknown{"steps." + id + "." + field + (key.empty() ? "" : "." + key)});
+  };
+
+  std::vector<bool> selected(g.size(), true);
+  std::vector<std::string> reason(g.size());
+  std::vector<bool> satisfied(g.size(), false);  // treated as done (before --from)
+  if (!sel.from.empty()) {
+    std::vector<graph::Vertex> starts;
+    if (auto v = g.find(sel.from)) starts.push_back(*v);
+    for (graph::Vertex v = 0; v < g.size(); ++v)
+      if (g.node(v).step->id.value == sel.from && g.node(v).step->for_each) starts.push_back(v);
+    if (starts.empty()) {
+      std::vector<std::string> ids;
+      for (graph::Vertex v = 0; v < g.size(); ++v) ids.push_back(g.node(v).id);
+      std::string msg = "--from: unknown step '" + sel.from + "'";
+      if (auto best = load::closest(sel.from, ids); !best.empty()) msg += " (did you mean '" + best + "'?)";
+      diags.error("", {}, msg);
+      return plan;
+    }
+    std::vector<bool> downstream(g.size(), false);
+    std::vector<graph::Vertex> work = starts;
+    for (auto s : starts) downstream[s] = true;
+    while (!work.empty()) {
+      auto v = work.back();
+      work.pop_back();
+      for (auto w : g.dependents(v))
+        if (!downstream[w]) downstream[w] = true, work.push_back(w);
+    }
+    for (graph::Vertex v = 0; v < g.size(); ++v)
+      if (!downstream[v]) selected[v] = false, satisfied[v] = true, reason[v] = "before --from " + sel.from;
+  }
+  if (!sel.phases.empty()) {
+    std::set<std::string> wanted;
+    std::vector<std::string> phase_ids;
+    for (const auto& ph : pb.phases) phase_ids.push_back(ph.id.value);
+    for (const auto& p : sel.phases) {
+      if (std::find(phase_ids.begin(), phase_ids.end(), p) == phase_ids.end()) {
+        std::string msg = "--phase: unknown phase '" + p + "'";
+        if (auto best = load::closest(p, phase_ids); !best.empty()) msg += " (did you mean '" + best + "'?)";
+        diags.error("", {}, msg);
+      }
+      wanted.insert(p);
+    }
+    if (diags.has_errors()) return plan;
+    for (graph::Vertex v = 0; v < g.size(); ++v)
+      if (selected[v] && !wanted.count(g.node(v).phase->id.value)) selected[v] = false, reason[v] = "not in --phase";
+    // Dependencies outside the selection: run them too (--with-deps) or refuse.
+    std::vector<graph::Vertex> work;
+    for (graph::Vertex v = 0; v < g.size(); ++v)
+      if (selected[v]) work.push_back(v);
+    std::set<std::string> missing;
+    while (!work.empty()) {
+      auto v = work.back();
+      work.pop_back();
+      for (auto d : g.dependencies(v)) {
+        if (selected[d] || satisfied[d]) continue;
+        if (sel.with_deps) {
+          selected[d] = true;
+          reason[d].clear();
+          work.push_back(d);
+        } else {
+          missing.insert(g.node(d).id);
+        }
+      }
+    }
+    if (!missing.empty()) {
+      std::string list;
+      std::size_t shown = 0;
+      for (const auto& m : missing)
+        if (shown++ < 5) list += (list.empty() ? "" : ", ") + m;
+      if (missing.size() > 5) list += ", ... (" + std::to_string(missing.size()) + " in all)";
+      diags.error("", {}, "the selected phases depend on steps outside them: " + list +
+                              "; add --with-deps to run those too, or --from STEP to treat earlier steps as done");
+      return plan;
+    }
+  }
+  for (auto v : order) {
+    PlannedStep ps = render_step(ctx, v, diags);
+    ps.selected = selected[v];
+    ps.unselected_reason = reason[v];
+    plan.steps.push_back(std::move(ps));
+  }
+  return plan;
+}
+
+namespace {
+
+std::string indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out += prefix + line + "\n";
+  return out;
+}
+
+std::string action_label(const PlannedStep& s) {
+  switch (s.action.kind) {
+    case model::ActionKind::Run: return "run";
+    case model::ActionKind::Uses: return "uses " + s.action.uses;
+    case model::ActionKind::Manual: return "manual gate";
+    case model::ActionKind::None: break;
+  }
+  return "";
+}
+
+std::string marks(bool gate, bool irreversible) {
+  std::string out;
+  if (gate) out += " [gate]";
+  if (irreversible) out += " [irreversible]";
+  return out;
+}
+
+}  // namespace
+
+void print_plan(std::ostream& out, const Prepared& prep, const Plan& plan) {
+  const model::Playbook& pb = *prep.playbook;
+  std::size_t will_run = 0;
+  for (const auto& s : plan.steps)
+    if (s.selected && s.condition != false) ++will_run;
+  out << "Plan for " << pb.name.value << " (" << pb.path << "): " << will_run << " of " << plan.steps.size()
+      << " steps would run\n";
+  auto inputs = prep.inputs.public_values();
+  if (!inputs.empty() || !prep.inputs.secret_names.empty()) {
+    out << "Inputs:";
+    for (const auto& in : pb.inputs) {
+      if (prep.inputs.secret_names.count(in.name)) out << " " << in.name << "=***";
+      else if (inputs.count(in.name)) out << " " << in.name << "=" << inputs[in.name];
+    }
+    out << "\n";
+  }
+  // Grouped by phase in playbook order; inside a phase, in execution order.
+  std::size_t number = 0;
+  std::vector<std::size_t> position(plan.steps.size());
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) position[i] = ++number;
+  for (const auto& ph : pb.phases) {
+    out << "\nPhase " << ph.id.value;
+    if (ph.name.given) out << ": " << ph.name.value;
+    out << "\n";
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      const PlannedStep& s = plan.steps[i];
+      if (s.phase != &ph) continue;
+      out << "  " << position[i] << ". " << s.id;
+      if (s.step->name.given) out << " — " << prep.inputs.mask(s.step->name.value);
+      out << "  (" << action_label(s) << ")" << marks(s.gate, s.irreversible) << "\n";
+      if (!s.selected) {
+        out << "       skip: " << s.unselected_reason << "\n";
+        continue;
+      }
+      if (s.condition == false) {
+        out << "       skip: condition false (" << s.condition_text << ")\n";
+        continue;
+      }
+      if (!s.condition) out << "       runs if " << s.condition_text << " (known at run time)\n";
+      if (!s.needs.empty()) {
+        out << "       after:";
+        std::size_t shown = 0;
+        for (const auto& n : s.needs)
+          if (shown++ < 6) out << " " << n;
+        if (s.needs.size() > 6) out << " ... (" << s.needs.size() << ")";
+        out << "\n";
+      }
+      switch (s.action.kind) {
+        case model::ActionKind::Run:
+          out << "       in " << s.workdir << " (" << s.shell << "):\n"
+              << indent(prep.inputs.mask(s.action.script), "         $ ");
+          break;
+        case model::ActionKind::Uses:
+          if (s.action.with.is_map())
+            for (const auto& [k, v] : s.action.with.map())
+              out << "         " << k << ": " << prep.inputs.mask(expr::to_string(v)) << "\n";
+          break;
+        case model::ActionKind::Manual:
+          out << indent(prep.inputs.mask(s.action.text), "         > ");
+          break;
+        case model::ActionKind::None: break;
+      }
+    }
+  }
+}
+
+nlohmann::ordered_json plan_json(const Prepared& prep, const Plan& plan) {
+  using json = nlohmann::ordered_json;
+  const model::Playbook& pb = *prep.playbook;
+  json out;
+  out["playbook"] = pb.path;
+  out["name"] = pb.name.value;
+  json inputs = json::object();
+  for (const auto& [k, v] : prep.inputs.public_values()) inputs[k] = v;
+  out["inputs"] = inputs;
+  json phases = json::array();
+  for (const auto& ph : pb.phases) {
+    json p;
+    p["id"] = ph.id.value;
+    p["name"] = ph.name.value;
+    json ids = json::array();
+    for (const auto& s : plan.steps)
+      if (s.phase == &ph) ids.push_back(s.id);
+    p["steps"] = ids;
+    phases.push_back(p);
+  }
+  out["phases"] = phases;
+  json steps = json::array();
+  std::size_t order = 0;
+  for (const auto& s : plan.steps) {
+    json j;
+    j["order"] = ++order;
+    j["id"] = s.id;
+    j["step"] = s.step->id.value;
+    j["phase"] = s.phase->id.value;
+    j["name"] = prep.inputs.mask(s.step->name.value);
+    j["needs"] = s.needs;
+    j["selected"] = s.selected;
+    j["condition"] = s.condition ? json(*s.condition) : json(nullptr);
+    j["will_run"] = s.selected && s.condition != false;
+    std::string skip = !s.selected ? s.unselected_reason : s.condition == false ? "condition" : "";
+    j["skip_reason"] = skip.empty() ? json(nullptr) : json(skip);
+    j["gate"] = s.gate;
+    j["irreversible"] = s.irreversible;
+    json action;
+    switch (s.action.kind) {
+      case model::ActionKind::Run:
+        action = {{"kind", "run"}, {"shell", s.shell}, {"workdir", s.workdir}, {"script", prep.inputs.mask(s.action.script)}};
+        break;
+      case model::ActionKind::Uses:
+        action = {{"kind", "uses"}, {"uses", s.action.uses}, {"workdir", s.workdir},
+                  {"with", json::parse(prep.inputs.mask(expr::to_json(s.action.with)))}};
+        break;
+      case model::ActionKind::Manual:
+        action = {{"kind", "manual"}, {"text", prep.inputs.mask(s.action.text)}};
+        break;
+      case model::ActionKind::None: break;
+    }
+    j["action"] = action;
+    steps.push_back(j);
+  }
+  out["steps"] = steps;
+  return out;
+}
+
+void print_list(std::ostream& out, const Prepared& prep) {
+  const model::Playbook& pb = *prep.playbook;
+  const auto& g = prep.graph;
+  std::size_t steps = 0;
+  for (const auto& ph : pb.phases) steps += ph.steps.size();
+  out << pb.name.value;
+  if (pb.description.given) out << " — " << pb.description.value;
+  out << "\n" << pb.phases.size() << " phases, " << steps << " steps (" << g.size() << " after for_each)\n";
+  if (!pb.inputs.empty()) {
+    out << "\nInputs:\n";
+    for (const auto& in : pb.inputs) {
+      out << "  " << in.name << " ("
+          << (in.type == model::InputType::Bool ? "bool" : in.type == model::InputType::Int ? "int" : "string")
+          << (in.required ? ", required" : "") << (in.secret ? ", secret from $" + in.env : "")
+          << (in.default_value ? ", default '" + in.default_value->scalar + "'" : "") << ")";
+      if (!in.description.empty()) out << "  " << in.description;
+      out << "\n";
+    }
+  }
+  for (const auto& ph : pb.phases) {
+    out << "\n" << ph.id.value;
+    if (ph.name.given) out << " — " << ph.name.value;
+    if (ph.if_expr.given) out << "  (if " << ph.if_expr.value << ")";
+    out << "\n";
+    if (ph.description.given) out << "    " << ph.description.value << "\n";
+    for (const auto& st : ph.steps) {
+      bool irreversible = st.irreversible;
+      if (st.uses.value == "git.tag" && st.with)
+        for (const auto& [k, v] : st.with->entries)
+          if (k == "remote" && !v.scalar.empty()) irreversible = true;
+      out << "  - " << st.id.value;
+      if (st.name.given) out << " — " << st.name.value;
+      std::string kind = st.action == model::ActionKind::Run ? "run" : st.action == model::ActionKind::Uses ? "uses " + st.uses.value : "manual";
+      out << "  (" << kind << ")" << marks(st.action == model::ActionKind::Manual, irreversible) << "\n";
+      if (st.description.given) out << "      " << st.description.value << "\n";
+      if (st.for_each) {
+        std::vector<std::string> ids;
+        for (graph::Vertex v = 0; v < g.size(); ++v)
+          if (g.node(v).step == &st) ids.push_back(g.node(v).id);
+        out << "      for each: ";
+        for (std::size_t i = 0; i < ids.size(); ++i) out << (i ? ", " : "") << ids[i];
+        out << "\n";
+      }
+    }
+  }
+}
+
+}  // namespace relengine::plan

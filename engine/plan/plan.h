@@ -1,0 +1,87 @@
+// What a run would do and why: inputs and vars resolved, the step graph expanded, the
+// selection (--phase, --from, --with-deps) applied, every step's `if` evaluated and action
+// rendered (with the injection guard). Used by `plan`, `list` and, later, `run`.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "expr/expr.h"
+#include "graph/step_graph.h"
+#include "load/diagnostics.h"
+#include "load/inputs.h"
+#include "model/playbook.h"
+
+namespace relengine::plan {
+
+// A playbook with its inputs and vars resolved and its graph expanded.
+struct Prepared {
+  const model::Playbook* playbook = nullptr;
+  load::InputValues inputs;
+  std::map<std::string, expr::Value> vars;
+  graph::StepGraph graph;
+};
+
+Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags);
+
+struct Selection {
+  std::vector<std::string> phases;  // --phase
+  std::string from;                 // --from
+  bool with_deps = false;           // --with-deps
+  bool empty() const { return phases.empty() && from.empty(); }
+};
+
+struct RenderedAction {
+  model::ActionKind kind = model::ActionKind::None;
+  std::string script;  // run
+  std::string uses;    // uses
+  expr::Value with;    // uses: rendered `with`
+  std::string text;    // manual
+};
+
+struct PlannedStep {
+  graph::Vertex vertex = 0;
+  std::string id;
+  const model::Step* step = nullptr;
+  const model::Phase* phase = nullptr;
+  std::vector<std::string> needs;  // ids of the instances it waits for
+  bool selected = true;
+  std::string unselected_reason;   // "before --from", "not in --phase"
+  std::optional<bool> condition;   // the step's and its phase's `if`; nullopt: known at run time
+  std::string condition_text;      // what decided it, for the reader
+  RenderedAction action;
+  std::string workdir;
+  std::string shell;
+  bool gate = false;          // manual step
+  bool irreversible = false;  // irreversible: true, or git.tag with a remote
+};
+
+struct Plan {
+  std::vector<PlannedStep> steps;  // in a valid execution order
+};
+
+// Values a step may read at render time: the playbook's inputs and vars, its item, step
+// results (unknown at plan time: pass nothing), and the run id.
+struct RenderContext {
+  const Prepared* prepared = nullptr;
+  std::function<std::optional<expr::Value>(const std::string&, const std::string&, const std::string&)> steps;
+  std::string run_id;
+};
+
+Plan make_plan(const Prepared& prepared, const Selection& selection, load::Diagnostics& diags);
+
+// Renders one step instance (if, action, workdir); problems go to diags with positions.
+PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnostics& diags);
+
+void print_plan(std::ostream& out, const Prepared& prepared, const Plan& plan);
+nlohmann::ordered_json plan_json(const Prepared& prepared, const Plan& plan);
+
+// `relengine list`: phases and steps with names, descriptions, gate marks, expansions.
+void print_list(std::ostream& out, const Prepared& prepared);
+
+}  // namespace relengine::plan
