@@ -434,9 +434,9 @@ class Checker {
   }
 
   void check_defaults() {
-    expr::StaticScope scope = scope_;
-    scope.steps.clear();
-    scope.for_each_steps.clear();
+    expr::StaticScope scope;  // defaults cannot read steps
+    scope.inputs = scope_.inputs;
+    scope.vars = scope_.vars;
     check_text(pb_.defaults.workdir, scope, false);
     for (const auto& [k, t] : pb_.defaults.env) check_text(t, scope, false);
   }
@@ -487,8 +487,8 @@ class Checker {
   // `if:` is one expression, with or without ${{ }}.
   void check_condition(const Text& t, bool item) {
     if (!t.given) return;
-    expr::StaticScope scope = scope_;
-    scope.item = item;
+    scope_.item = item;
+    const expr::StaticScope& scope = scope_;
     if (t.value.find("${{") == std::string::npos) {
       check_expression(t, t.value, 0, scope);
       return;
@@ -529,8 +529,8 @@ class Checker {
       }
     }
     check_condition(st.if_expr, item);
-    expr::StaticScope scope = scope_;
-    scope.item = item;
+    scope_.item = item;
+    const expr::StaticScope& scope = scope_;
     for (const auto& pre : st.preconditions) {
       check_text(pre.run, scope, true);
       check_text(pre.message, scope, false);
@@ -543,11 +543,12 @@ class Checker {
     check_text(st.workdir, scope, false);
     for (const auto& [k, t] : st.env) check_text(t, scope, false);
     if (st.with) check_node(*st.with, scope, false);
+    scope_.item = false;
     if (st.for_each) check_for_each(st, *st.for_each);
   }
 
   void check_for_each(const model::Step& st, const model::Node& fe) {
-    expr::StaticScope scope = scope_;  // the list itself cannot use `item`
+    const expr::StaticScope& scope = scope_;  // item is false: the list itself cannot use it
     if (fe.kind == model::Node::Kind::List) {
       if (fe.items.empty()) b_.error(fe.mark, "for_each of step '" + st.id.value + "' is an empty list");
       std::set<std::string> seen;

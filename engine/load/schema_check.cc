@@ -113,8 +113,8 @@ std::string join(const std::vector<std::string>& items) {
 
 struct Located {
   YAML::Node node;        // the value at the path
-  YAML::Node key;         // its key, when it is an object member
-  YAML::Node parent;      // the object or list holding it
+  YAML::Node key{YAML::NodeType::Undefined};     // its key, when it is an object member
+  YAML::Node parent{YAML::NodeType::Undefined};  // the object or list holding it
   const json* schema = nullptr;       // the subschema of the value
   const json* parent_schema = nullptr;
   bool found = true;
@@ -187,7 +187,7 @@ std::string describe_type(const json* s) {
 }
 
 std::string what(const Located& at) {
-  if (!at.key) return "this item";
+  if (!at.key.IsDefined() || !at.key.IsScalar()) return "this item";
   return "'" + at.key.Scalar() + "'";
 }
 
@@ -203,7 +203,7 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     d.message = desc;
     return d;
   }
-  if (s == nullptr && at.key && at.parent.IsMap()) {
+  if (s == nullptr && at.key.IsDefined() && at.parent.IsMap()) {
     // A key the schema does not know (additionalProperties).
     d.mark = mark_of(at.key);
     auto keys = known_keys(at.parent_schema);
@@ -218,7 +218,9 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     auto q1 = desc.find('\'');
     auto q2 = desc.rfind('\'');
     std::string prop = q1 != std::string::npos && q2 > q1 ? desc.substr(q1 + 1, q2 - q1 - 1) : "?";
-    std::string holder = at.key ? "'" + at.key.Scalar() + "'" : at.parent ? "this item" : "the playbook";
+    std::string holder = at.key.IsDefined() && at.key.IsScalar() ? "'" + at.key.Scalar() + "'"
+                         : at.parent.IsDefined()                 ? "this item"
+                                                                 : "the playbook";
     d.message = "missing required key '" + prop + "' in " + holder;
     return d;
   }

@@ -223,7 +223,7 @@ Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& di
         if (!downstream[w]) downstream[w] = true, work.push_back(w);
     }
     for (graph::Vertex v = 0; v < g.size(); ++v)
-      if (!downstream[v]) selected[v] = false, satisfied[v] = true, reason[v] = "before --from " + sel.from;
+      if (!downstream[v]) selected[v] = false, satisfied[v] = true, reason[v] = "treated as done (before --from " + sel.from + ")";
   }
   if (!sel.phases.empty()) {
     std::set<std::string> wanted;
@@ -293,7 +293,7 @@ std::string action_label(const PlannedStep& s) {
   switch (s.action.kind) {
     case model::ActionKind::Run: return "run";
     case model::ActionKind::Uses: return "uses " + s.action.uses;
-    case model::ActionKind::Manual: return "manual gate";
+    case model::ActionKind::Manual: return "manual";
     case model::ActionKind::None: break;
   }
   return "";
