@@ -68,8 +68,6 @@ class Builder {
     read_defaults(root["defaults"], pb.defaults);
     if (auto phases = root["phases"]; phases && phases.IsSequence())
       for (const auto& p : phases) pb.phases.push_back(read_phase(p));
-    else if (phases && !phases.IsSequence())
-      error(mark_of(phases), "'phases' must be a list of phases");
     return pb;
   }
 
@@ -189,7 +187,7 @@ class Builder {
       in.mark = mark_of(it->first);
       if (!std::regex_match(in.name, name))
         error(in.mark, "'" + in.name + "' is not a valid input name (letters, digits, '_' and '-')");
-      const YAML::Node& spec = it->second;
+      YAML::Node spec = it->second;
       if (spec.IsNull()) {
         pb.inputs.push_back(in);
         continue;

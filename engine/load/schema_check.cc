@@ -1,5 +1,8 @@
 #include "load/schema_check.h"
 
+// Without this valijson calls abort() on an internal error instead of throwing.
+#define VALIJSON_USE_EXCEPTIONS 1
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -118,6 +121,7 @@ struct Located {
   const json* schema = nullptr;       // the subschema of the value
   const json* parent_schema = nullptr;
   bool found = true;
+  std::string item_of;  // for a list item: "item 2 of 'steps'"
 };
 
 // Walks valijson's context ("<root>", "[phases]", "[0]", ...) through the YAML and the schema.
@@ -152,6 +156,8 @@ Located walk(const YAML::Node& root, const std::vector<std::string>& context) {
         at.found = false;
         return at;
       }
+      at.item_of = "item " + std::to_string(index + 1) + " of " +
+                   (at.key.IsDefined() && at.key.IsScalar() ? "'" + at.key.Scalar() + "'" : "the list");
       at.key.reset(YAML::Node(YAML::NodeType::Undefined));
       YAML::Node item = at.node[index];
       at.node.reset(item);
@@ -163,6 +169,46 @@ Located walk(const YAML::Node& root, const std::vector<std::string>& context) {
     }
   }
   return at;
+}
+
+bool expects_scalar(const json* s) {
+  if (!s || !s->contains("type")) return false;
+  const json& t = (*s)["type"];
+  auto scalar = [](const std::string& n) { return n != "object" && n != "array"; };
+  if (t.is_string()) return scalar(t.get<std::string>());
+  for (const auto& n : t)
+    if (!scalar(n.get<std::string>())) return false;
+  return true;
+}
+
+// The yaml-cpp adapter calls every node a string, so valijson would run string checks
+// (pattern, enum) on a map and throw. In a copy of the document, such nodes become empty
+// scalars; the loader reports them ("must be a string, not a map").
+void blank_misplaced_collections(YAML::Node node, const json* schema, std::vector<std::string>& context,
+                                 std::set<std::vector<std::string>>& blanked) {
+  schema = resolve(schema);
+  if (!schema) return;
+  auto visit = [&](YAML::Node child, const json* sub, const std::string& segment, auto&& replace) {
+    context.push_back("[" + segment + "]");
+    if ((child.IsMap() || child.IsSequence()) && expects_scalar(resolve(sub))) {
+      blanked.insert(context);
+      replace();
+    } else {
+      blank_misplaced_collections(child, sub, context, blanked);
+    }
+    context.pop_back();
+  };
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      visit(it->second, property_schema(schema, node, it->first.Scalar()), it->first.Scalar(),
+            [&] { it->second = YAML::Node(""); });
+    }
+  } else if (node.IsSequence() && schema->contains("items")) {
+    const json* items = resolve(&(*schema)["items"]);
+    for (std::size_t i = 0; i < node.size(); ++i)
+      visit(node[i], items, std::to_string(i), [&] { node[i] = YAML::Node(""); });
+  }
 }
 
 bool is_aggregate(const std::string& description) {
@@ -187,7 +233,7 @@ std::string describe_type(const json* s) {
 }
 
 std::string what(const Located& at) {
-  if (!at.key.IsDefined() || !at.key.IsScalar()) return "this item";
+  if (!at.key.IsDefined() || !at.key.IsScalar()) return at.item_of.empty() ? "this item" : at.item_of;
   return "'" + at.key.Scalar() + "'";
 }
 
@@ -219,7 +265,7 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     auto q2 = desc.rfind('\'');
     std::string prop = q1 != std::string::npos && q2 > q1 ? desc.substr(q1 + 1, q2 - q1 - 1) : "?";
     std::string holder = at.key.IsDefined() && at.key.IsScalar() ? "'" + at.key.Scalar() + "'"
-                         : at.parent.IsDefined()                 ? "this item"
+                         : at.parent.IsDefined()                 ? (at.item_of.empty() ? "this item" : at.item_of)
                                                                  : "the playbook";
     d.message = "missing required key '" + prop + "' in " + holder;
     return d;
@@ -269,17 +315,22 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
 void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags) {
   valijson::Validator validator(valijson::Validator::kWeakTypes);
   valijson::ValidationResults results;
-  valijson::adapters::YamlCppAdapter target(root);
+  YAML::Node copy = YAML::Clone(root);
+  std::vector<std::string> context{"<root>"};
+  std::set<std::vector<std::string>> blanked;  // the loader reports these itself
+  blank_misplaced_collections(copy, &compiled().document, context, blanked);
+  std::set<std::pair<int, int>> reported;  // one message per node
+  valijson::adapters::YamlCppAdapter target(copy);
   try {
     validator.validate(compiled().schema, target, &results);
-  } catch (const std::exception&) {
-    // yaml-cpp's conversions may throw on values the schema expected as numbers; the
-    // semantic checks report those with a position.
+  } catch (const std::exception& e) {
+    diags.error(file, mark_of(root), std::string("the schema check stopped early: ") + e.what());
   }
   std::vector<valijson::ValidationResults::Error> errors(results.begin(), results.end());
   // Keep the most specific errors: drop summaries ("Failed to validate ...") of a subtree
   // that has a more specific error of its own.
   for (const auto& err : errors) {
+    if (blanked.count(err.context)) continue;
     if (is_aggregate(err.description)) {
       bool has_specific = std::any_of(errors.begin(), errors.end(), [&](const auto& other) {
         return !is_aggregate(other.description) && other.context.size() >= err.context.size() &&
@@ -287,11 +338,9 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
       });
       if (has_specific) continue;
     }
-    if (std::getenv("RELENGINE_DEBUG_SCHEMA")) {
-      for (const auto& c : err.context) std::fprintf(stderr, "%s/", c.c_str());
-      std::fprintf(stderr, " %s\n", err.description.c_str());
-    }
-    diags.add(translate(root, file, err));
+    Diagnostic d = translate(root, file, err);
+    if (!reported.insert({d.mark.line, d.mark.col}).second) continue;
+    diags.add(std::move(d));
   }
 }
 

@@ -1,1 +1,210 @@
 #include <doctest/doctest.h>
+
+#include "load/loader.h"
+
+using namespace relengine;
+
+namespace {
+
+std::vector<std::string> errors_of(const load::LoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diags.sorted())
+    if (d.severity == load::Severity::Error) out.push_back(load::format(d));
+  return out;
+}
+
+const char* kMinimal = R"(version: 1
+name: demo
+description: A demo
+inputs:
+  version: {required: true, pattern: '^v'}
+  count: {type: int, default: 3}
+  token: {secret: true}
+vars:
+  modules: [a, b]
+defaults:
+  shell: sh
+  timeout: 1h30m
+  retry: {attempts: 3, delay: 10s, backoff: 2}
+  env: {GOFLAGS: -mod=mod}
+phases:
+  - id: one
+    name: First
+    steps:
+      - id: s1
+        run: echo hi
+        done_if: test -f x
+        timeout: 500ms
+        lock: repo
+        env: {A: "1"}
+      - id: s2
+        needs: []
+        uses: yaml.set
+        with: {file: f.yaml, key: a.b, value: "x"}
+      - id: s3
+        manual: Approve?
+        irreversible: true
+        for_each: [x, y]
+)";
+
+}  // namespace
+
+TEST_CASE("a valid playbook loads into the model with every field") {
+  auto r = load::load_text("demo.yaml", kMinimal);
+  REQUIRE(errors_of(r).empty());
+  REQUIRE(r.playbook);
+  const auto& pb = *r.playbook;
+  CHECK(pb.name.value == "demo");
+  CHECK(pb.description.value == "A demo");
+  REQUIRE(pb.inputs.size() == 3);
+  CHECK(pb.inputs[0].required);
+  CHECK(pb.inputs[1].type == model::InputType::Int);
+  CHECK(pb.inputs[1].default_value->scalar == "3");
+  CHECK(pb.inputs[2].secret);
+  CHECK(pb.inputs[2].env == "TOKEN");  // a secret's variable defaults to its name in capitals
+  CHECK(pb.vars[0].value.items.size() == 2);
+  CHECK(pb.defaults.shell.value == "sh");
+  CHECK(*pb.defaults.timeout_seconds == 5400);
+  CHECK(pb.defaults.retry->attempts == 3);
+  CHECK(pb.defaults.retry->delay_seconds == 10);
+  CHECK(pb.defaults.retry->backoff == 2);
+  CHECK(pb.defaults.env[0].first == "GOFLAGS");
+  const auto& steps = pb.phases[0].steps;
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].action == model::ActionKind::Run);
+  CHECK(steps[0].action_mark.line == 20);
+  CHECK(steps[0].action_mark.col == 9);
+  CHECK(*steps[0].timeout_seconds == 0.5);
+  CHECK(steps[0].lock.value == "repo");
+  CHECK(steps[0].phase == "one");
+  CHECK(!steps[0].needs_given);
+  CHECK(steps[1].needs_given);
+  CHECK(steps[1].needs.empty());
+  CHECK(steps[1].with->entries.size() == 3);
+  CHECK(steps[2].action == model::ActionKind::Manual);
+  CHECK(steps[2].irreversible);
+  CHECK(steps[2].for_each->items.size() == 2);
+  CHECK(steps[2].id.mark.line == 29);
+  CHECK(steps[2].id.mark.col == 13);
+}
+
+TEST_CASE("parse_duration") {
+  CHECK(*load::parse_duration("10m") == 600);
+  CHECK(*load::parse_duration("1h30m") == 5400);
+  CHECK(*load::parse_duration("250ms") == 0.25);
+  CHECK(*load::parse_duration("2h1m5s") == 7265);
+  CHECK(!load::parse_duration("10"));
+  CHECK(!load::parse_duration("m"));
+  CHECK(!load::parse_duration("1d"));
+  CHECK(!load::parse_duration(""));
+}
+
+TEST_CASE("schema errors map back to the key or value they are about, all in one pass") {
+  // Regression: mapping a schema error once rebound yaml-cpp nodes with operator=, which
+  // overwrote the document, so later errors pointed at the wrong place.
+  auto r = load::load_text("p.yaml", R"(version: 1
+name: demo
+phases:
+  - id: one
+    steps:
+      - id: a
+        rnu: echo
+        run: "true"
+        idempotent: true
+      - id: b
+        run: "true"
+        idempotent: yes-please
+        retries: 3
+      - id: c
+        uses: git.tag
+        with: {tag: v1, remote: origin, sign: true}
+)");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 4);
+  CHECK(errs[0] == "p.yaml:7:9: error: unknown key 'rnu' (did you mean 'run'?)");
+  CHECK(errs[1] == "p.yaml:12:21: error: 'idempotent' must be true or false, not 'yes-please'");
+  CHECK(errs[2] == "p.yaml:13:9: error: unknown key 'retries' (did you mean 'retry'?)");
+  CHECK(errs[3] == "p.yaml:16:41: error: unknown key 'sign' (known keys: message, ref, remote, repo, tag)");
+  CHECK(!r.playbook);
+}
+
+TEST_CASE("structural type errors the YAML adapter cannot see are reported by the builder") {
+  auto r = load::load_text("p.yaml", "version: 1\nname: demo\nphases:\n  - id: one\n    name: [a]\n    steps:\n"
+                                     "      - id: a\n        manual: {text: hi}\n");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 2);
+  CHECK(errs[0] == "p.yaml:5:11: error: 'name' must be a string, not a list");
+  CHECK(errs[1] == "p.yaml:8:17: error: 'manual' must be a string, not a map");
+}
+
+TEST_CASE("expressions are checked with their position inside block scalars") {
+  auto r = load::load_text("p.yaml", R"(version: 1
+name: demo
+inputs:
+  v: {default: x}
+phases:
+  - id: one
+    steps:
+      - id: a
+        idempotent: true
+        run: |
+          echo start
+          echo ${{ inputs.v }} and ${{ inputs.w }}
+)");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0] == "p.yaml:12:40: error: unknown input 'w' (declared: v)");
+}
+
+TEST_CASE("vars may use inputs and earlier vars, not later ones") {
+  auto r = load::load_text("p.yaml", R"(version: 1
+name: demo
+inputs:
+  v: {default: x}
+vars:
+  a: ${{ inputs.v }}
+  b: ${{ vars.a }}-${{ vars.c }}
+  c: z
+phases:
+  - id: one
+    steps: [{id: s, run: "true", idempotent: true}]
+)");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].find("p.yaml:7:24: error: unknown var 'c'") == 0);
+}
+
+TEST_CASE("hostile input never crashes the loader") {
+  const char* docs[] = {
+      "",
+      "---\n...\n",
+      "[1, 2]",
+      "version: 1\nname: x\nphases: 5\n",
+      "version: 1\nname: x\nphases: [5, [6], {}]\n",
+      "version: 1\nname: x\nphases:\n  - id: a\n    steps: [1, null, [], {}]\n",
+      "version: 1\nname: x\nphases:\n  - id: a\n    steps:\n      - id: s\n        run: x\n        retry: {attempts: 99999999999999999999999}\n",
+      "version: one\nname: {a: b}\nphases: []\n",
+      "a: &x [*x]\n",
+      "version: 1\nname: x\ninputs: [a]\nvars: 3\ndefaults: []\nphases:\n  - id: a\n    steps: [{id: s, run: x, env: [1], for_each: {}}]\n",
+      "\t- bad indentation\n",
+      "version: 1\nname: x\nphases:\n  - id: a\n    steps: [{id: s, run: '${{ ${{ }} }}'}]\n",
+      "version: 1\nname: x\nphases:\n  - id: a\n    steps: [{id: s, needs: {a: 1}, run: x, preconditions: [[1]]}]\n",
+  };
+  for (const char* doc : docs) {
+    CAPTURE(doc);
+    auto r = load::load_text("h.yaml", doc);
+    CHECK(r.diags.has_errors());
+    CHECK(!r.playbook);
+  }
+  std::string deep = "version: 1\nname: x\nphases: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  CHECK(load::load_text("h.yaml", deep).diags.has_errors());
+}
+
+TEST_CASE("a YAML syntax error is positioned") {
+  auto r = load::load_text("p.yaml", "version: 1\nname: x\nphases:\n  - id: a\n   steps: 'open\n");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].rfind("p.yaml:", 0) == 0);
+  CHECK(errs[0].find("YAML syntax error") != std::string::npos);
+  CHECK(errs[0].find("p.yaml:0") == std::string::npos);
+}
