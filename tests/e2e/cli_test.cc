@@ -172,7 +172,8 @@ TEST_CASE("plan --json of the peer pods playbook: phases in order, expansions, g
 
   r = relengine(concat({"plan", kPeerpods, "--json", "--set", "skip_prerelease=true"}, peerpods_inputs()));
   REQUIRE(r.code == 0);
-  for (const auto& s : nlohmann::json::parse(r.out)["steps"])
+  auto skipped = nlohmann::json::parse(r.out);
+  for (const auto& s : skipped["steps"])
     if (s["phase"] == "pre-release") CHECK(s["will_run"] == false);
 }
 
@@ -188,7 +189,8 @@ TEST_CASE("plan selection: unknown phase or step, and dependencies outside --pha
   CHECK(r.code == 0);
   r = relengine(concat(base, {"--from", "tag-release", "--json"}));
   REQUIRE(r.code == 0);
-  for (const auto& s : nlohmann::json::parse(r.out)["steps"]) {
+  auto from = nlohmann::json::parse(r.out);
+  for (const auto& s : from["steps"]) {
     if (s["phase"] == "upstream-sync") CHECK(s["will_run"] == false);
     if (s["step"] == "tag-release" || s["phase"] == "post-release") CHECK(s["will_run"] == true);
   }
