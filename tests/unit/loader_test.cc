@@ -208,3 +208,14 @@ TEST_CASE("a YAML syntax error is positioned") {
   CHECK(errs[0].find("YAML syntax error") != std::string::npos);
   CHECK(errs[0].find("p.yaml:0") == std::string::npos);
 }
+
+TEST_CASE("a precondition may be a bare command") {
+  auto r = load::load_text("p.yaml", "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
+                                     "        preconditions: [git diff --quiet, {run: test -f x, message: no x}]\n"
+                                     "        run: 'true'\n        idempotent: true\n");
+  REQUIRE(r.playbook);
+  const auto& pre = r.playbook->phases[0].steps[0].preconditions;
+  REQUIRE(pre.size() == 2);
+  CHECK(pre[0].run.value == "git diff --quiet");
+  CHECK(pre[1].message.value == "no x");
+}
