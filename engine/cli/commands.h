@@ -35,4 +35,21 @@ int cmd_list(const GlobalOptions& g, const std::string& playbook);
 int cmd_plan(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
              const plan::Selection& selection, bool json);
 
+struct RunFlags {
+  int jobs = 0;
+  bool yes = false;
+  bool auto_approve = false;
+  bool dry_run = false;
+};
+
+int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
+            const plan::Selection& selection, const RunFlags& flags);
+int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vector<std::string>& sets,
+               const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
+               const RunFlags& flags);
+int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note);
+int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json);
+int cmd_runs(const GlobalOptions& g, bool json);
+int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step);
+
 }  // namespace relengine::cli

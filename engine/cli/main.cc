@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "exec/actions/action.h"
+#include "exec/process.h"
 
 #ifndef RELENGINE_VERSION
 #define RELENGINE_VERSION "0.0.0"
@@ -61,6 +63,46 @@ int run(int argc, char** argv) {
   add_selection(plan, selection);
   plan->add_flag("--json", json, "Print the plan as JSON");
 
+  cli::RunFlags flags;
+  auto add_run_flags = [&](CLI::App* cmd) {
+    cmd->add_option("-j,--jobs", flags.jobs, "Steps to run at once (default: number of CPUs)")->check(CLI::Range(1, 1024));
+    cmd->add_flag("--yes", flags.yes, "Confirm irreversible steps");
+    cmd->add_flag("--auto-approve", flags.auto_approve, "Approve manual gates (recorded as auto-approved)");
+    cmd->add_flag("--dry-run", flags.dry_run, "Render and print every action; run nothing, write no state");
+  };
+  auto* run = app.add_subcommand("run", "Run a playbook, checkpointing every step");
+  run->add_option("PLAYBOOK", playbook, "The playbook file")->required();
+  add_inputs(run, inputs);
+  add_selection(run, selection);
+  add_run_flags(run);
+
+  std::string run_id;
+  std::vector<std::string> rerun, rerun_phases;
+  auto* resume = app.add_subcommand("resume", "Continue a failed, paused or interrupted run where it stopped");
+  resume->add_option("RUN_ID", run_id, "The run (default: the most recent)");
+  resume->add_option("--set", inputs.sets, "Override a recorded input: NAME=VALUE (repeatable)")->type_name("NAME=VALUE");
+  resume->add_option("--rerun", rerun, "Run this step and everything downstream again (repeatable)")->type_name("STEP");
+  resume->add_option("--rerun-phase", rerun_phases, "Run this phase and everything downstream again (repeatable)")
+      ->type_name("PHASE");
+  add_run_flags(resume);
+
+  std::string step, note;
+  auto* approve = app.add_subcommand("approve", "Approve a waiting gate or irreversible step");
+  approve->add_option("RUN_ID", run_id, "The run")->required();
+  approve->add_option("STEP", step, "The waiting step")->required();
+  approve->add_option("--note", note, "Why, or what was checked");
+
+  auto* status = app.add_subcommand("status", "Show a run and its steps; exits with the run's outcome");
+  status->add_option("RUN_ID", run_id, "The run (default: the most recent)");
+  status->add_flag("--json", json, "Print JSON");
+
+  auto* runs = app.add_subcommand("runs", "List the runs in the state directory, most recent first");
+  runs->add_flag("--json", json, "Print JSON");
+
+  auto* logs = app.add_subcommand("logs", "Print the log of every attempt of a step");
+  logs->add_option("RUN_ID", run_id, "The run")->required();
+  logs->add_option("STEP", step, "The step")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -78,12 +120,21 @@ int run(int argc, char** argv) {
   if (validate->parsed()) return cli::cmd_validate(g, playbook, strict);
   if (list->parsed()) return cli::cmd_list(g, playbook);
   if (plan->parsed()) return cli::cmd_plan(g, playbook, inputs, selection, json);
+  if (run->parsed()) return cli::cmd_run(g, playbook, inputs, selection, flags);
+  if (resume->parsed()) return cli::cmd_resume(g, run_id, inputs.sets, rerun, rerun_phases, flags);
+  if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note);
+  if (status->parsed()) return cli::cmd_status(g, run_id, json);
+  if (runs->parsed()) return cli::cmd_runs(g, json);
+  if (logs->parsed()) return cli::cmd_logs(g, run_id, step);
   return cli::kBadInput;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Internal entry points: the per-step supervisor and the built-in actions' child process.
+  if (argc > 1 && std::string(argv[1]) == "__supervise") return relengine::exec::supervise_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "__action") return relengine::exec::actions::action_main(argc, argv);
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

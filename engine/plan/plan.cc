@@ -129,6 +129,7 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   if (node.item) r.scope.item = &*node.item;
   else if (node.unexpanded) r.scope.item = &unknown_item;
 
+  const std::size_t errors_before = diags.error_count();
   bool failed = false;
   std::optional<bool> phase_ok = r.condition(node.phase->if_expr, failed);
   std::optional<bool> step_ok = r.condition(st.if_expr, failed);
@@ -173,10 +174,25 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
     case model::ActionKind::None: break;
   }
   // Shell text that runs besides the action is guarded too, so a bad value stops the run before it starts.
-  r.text(st.done_if, expr::RenderMode::Shell);
-  r.text(st.verify, expr::RenderMode::Shell);
-  for (const auto& pre : st.preconditions) r.text(pre.run, expr::RenderMode::Shell);
-  for (const auto& [k, t] : st.env) r.text(t, expr::RenderMode::Plain);
+  auto shell_text = [&](const model::Text& t) {
+    auto v = r.text(t, expr::RenderMode::Shell);
+    return v ? expr::to_string(*v) : std::string();
+  };
+  out.done_if = shell_text(st.done_if);
+  out.verify = shell_text(st.verify);
+  for (const auto& pre : st.preconditions) {
+    auto msg = r.text(pre.message, expr::RenderMode::Plain);
+    out.preconditions.emplace_back(shell_text(pre.run), msg ? expr::to_string(*msg) : std::string());
+  }
+  auto add_env = [&](const std::vector<std::pair<std::string, model::Text>>& vars) {
+    for (const auto& [k, t] : vars)
+      if (auto v = r.text(t, expr::RenderMode::Plain)) out.env.emplace_back(k, expr::to_string(*v));
+  };
+  add_env(pb.defaults.env);
+  add_env(st.env);
+  out.timeout_seconds = st.timeout_seconds.value_or(pb.defaults.timeout_seconds.value_or(0));
+  out.retry = st.retry.value_or(pb.defaults.retry.value_or(model::Retry{}));
+  out.render_failed = diags.error_count() > errors_before;
   return out;
 }
 
@@ -277,6 +293,27 @@ Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& di
     plan.steps.push_back(std::move(ps));
   }
   return plan;
+}
+
+std::string fingerprint(const PlannedStep& s) {
+  // FNV-1a over a canonical JSON text: stable across builds and machines.
+  nlohmann::ordered_json j;
+  j["kind"] = static_cast<int>(s.action.kind);
+  j["script"] = s.action.script;
+  j["uses"] = s.action.uses;
+  j["with"] = expr::to_json(s.action.with);
+  j["manual"] = s.action.text;
+  j["workdir"] = s.workdir;
+  j["shell"] = s.shell;
+  j["done_if"] = s.done_if;
+  j["verify"] = s.verify;
+  j["preconditions"] = s.preconditions;
+  j["env"] = s.env;
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : j.dump()) h = (h ^ c) * 1099511628211ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 namespace {

@@ -57,6 +57,13 @@ struct PlannedStep {
   RenderedAction action;
   std::string workdir;
   std::string shell;
+  std::string done_if;                                        // rendered shell text, "" when none
+  std::string verify;
+  std::vector<std::pair<std::string, std::string>> preconditions;  // (command, message)
+  std::vector<std::pair<std::string, std::string>> env;       // defaults.env then step env, rendered
+  double timeout_seconds = 0;                                 // 0: none
+  model::Retry retry;
+  bool render_failed = false;
   bool gate = false;          // manual step
   bool irreversible = false;  // irreversible: true, or git.tag with a remote
 };
@@ -77,6 +84,10 @@ Plan make_plan(const Prepared& prepared, const Selection& selection, load::Diagn
 
 // Renders one step instance (if, action, workdir); problems go to diags with positions.
 PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnostics& diags);
+
+// A stable hash of everything that defines what a rendered step does (not its name):
+// a succeeded step whose fingerprint changed runs again on resume.
+std::string fingerprint(const PlannedStep& step);
 
 void print_plan(std::ostream& out, const Prepared& prepared, const Plan& plan);
 nlohmann::ordered_json plan_json(const Prepared& prepared, const Plan& plan);

@@ -1,0 +1,250 @@
+// run, resume, approve, status, runs and logs: the commands over the state directory.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "exec/scheduler.h"
+#include "load/diagnostics.h"
+#include "state/store.h"
+
+namespace relengine::cli {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+exec::RunOptions run_options(const GlobalOptions& g, const RunFlags& f) {
+  exec::RunOptions o;
+  o.state_dir = g.state_dir;
+  o.jobs = f.jobs;
+  o.yes = f.yes;
+  o.auto_approve = f.auto_approve;
+  o.dry_run = f.dry_run;
+  o.verbose = g.verbose;
+  o.quiet = g.quiet;
+  o.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  o.color = g.color && isatty(STDOUT_FILENO);
+  return o;
+}
+
+int state_error(const std::string& message) {
+  std::cerr << "relengine: " << message << "\n";
+  return kStateProblem;
+}
+
+// The run named, or the most recent one; nullopt after printing why (exit 4).
+std::optional<state::RunRecord> find_run(state::RunStore& store, const std::string& id) {
+  auto run = id.empty() ? store.latest_run() : store.find_run(id);
+  if (!run) {
+    std::vector<std::string> ids;
+    for (const auto& r : store.runs()) ids.push_back(r.id);
+    std::string msg = id.empty() ? "no runs in " + store.dir() : "no run '" + id + "' in " + store.dir();
+    if (!id.empty())
+      if (auto best = load::closest(id, ids); !best.empty()) msg += " (did you mean " + best + "?)";
+    state_error(msg + "; `relengine runs` lists the runs");
+  }
+  return run;
+}
+
+int outcome(const std::string& status) {
+  if (status == "failed") return kStepFailed;
+  if (status == "paused") return kPaused;
+  if (status == "interrupted") return kInterrupted;
+  return kOk;
+}
+
+// A run whose driver died keeps status `running`; say so instead of pretending it runs.
+std::string effective_status(const state::RunRecord& r) {
+  if (r.status != "running" || r.lease_pid == 0) return r.status == "running" ? "interrupted" : r.status;
+  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start)) return "interrupted";
+  return r.status;
+}
+
+json step_json(const state::StepRecord& s) {
+  json j;
+  j["id"] = s.id;
+  j["phase"] = s.phase;
+  j["status"] = s.status;
+  j["reason"] = s.reason.empty() ? json(nullptr) : json(s.reason);
+  j["attempts"] = s.attempts;
+  j["started"] = s.started.empty() ? json(nullptr) : json(s.started);
+  j["finished"] = s.finished.empty() ? json(nullptr) : json(s.finished);
+  j["exit_code"] = s.exit_code ? json(*s.exit_code) : json(nullptr);
+  j["outputs"] = s.outputs;
+  j["message"] = s.message;
+  if (!s.approved_by.empty())
+    j["approval"] = {{"by", s.approved_by}, {"at", s.approved_at}, {"note", s.approval_note}, {"auto", s.auto_approved}};
+  return j;
+}
+
+json run_json(const state::RunRecord& r) {
+  json j;
+  j["id"] = r.id;
+  j["playbook"] = r.playbook;
+  j["name"] = r.name;
+  j["status"] = effective_status(r);
+  j["started"] = r.started;
+  j["finished"] = r.finished.empty() ? json(nullptr) : json(r.finished);
+  return j;
+}
+
+}  // namespace
+
+int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
+            const plan::Selection& selection, const RunFlags& flags) {
+  load::InputSources sources;
+  sources.sets = inputs.sets;
+  sources.inputs_file = inputs.inputs_file;
+  return exec::start_run(playbook, sources, selection, run_options(g, flags));
+}
+
+int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vector<std::string>& sets,
+               const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
+               const RunFlags& flags) {
+  exec::ResumeRequest req{run_id, sets, rerun, rerun_phases};
+  return exec::resume_run(req, run_options(g, flags));
+}
+
+int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note) {
+  try {
+    auto store = state::RunStore::open(g.state_dir, false);
+    auto run = find_run(store, run_id);
+    if (!run) return kStateProblem;
+    auto steps = store.steps(run->id);
+    auto it = std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
+    if (it == steps.end()) {
+      std::vector<std::string> waiting;
+      for (const auto& s : steps)
+        if (s.status == "waiting") waiting.push_back(s.id);
+      std::cerr << "relengine: run " << run->id << " has no step '" << step << "'";
+      if (auto best = load::closest(step, waiting); !best.empty()) std::cerr << " (did you mean " << best << "?)";
+      else if (!waiting.empty()) std::cerr << " (waiting: " << waiting[0] << (waiting.size() > 1 ? ", ..." : "") << ")";
+      std::cerr << "\n";
+      return kBadInput;
+    }
+    if (it->status != "waiting") {
+      std::cerr << "relengine: step " << step << " of run " << run->id << " is " << it->status
+                << ", not waiting for approval\n";
+      return kBadInput;
+    }
+    const char* user = std::getenv("USER");
+    it->approved_by = user && *user ? user : "uid " + std::to_string(getuid());
+    it->approved_at = state::now_rfc3339();
+    it->approval_note = note;
+    it->auto_approved = false;
+    store.save_step(run->id, *it, "approved", note);
+    std::string flag = g.state_dir == ".relengine" ? "" : " --state-dir " + g.state_dir;
+    std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << ")."
+              << "\nContinue with: relengine" << flag << " resume " << run->id << "\n";
+    return kOk;
+  } catch (const state::StateError& e) {
+    return state_error(e.what());
+  }
+}
+
+int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) {
+  try {
+    auto store = state::RunStore::open(g.state_dir, false);
+    auto run = find_run(store, run_id);
+    if (!run) return kStateProblem;
+    auto steps = store.steps(run->id);
+    std::string status = effective_status(*run);
+    if (as_json) {
+      json j = run_json(*run);
+      j["inputs"] = run->inputs;
+      json arr = json::array();
+      for (const auto& s : steps) arr.push_back(step_json(s));
+      j["steps"] = arr;
+      std::cout << j.dump(2) << "\n";
+      return outcome(status);
+    }
+    std::cout << "Run " << run->id << ": " << run->name << " (" << run->playbook << ")\n"
+              << "Status: " << status << "   started " << run->started
+              << (run->finished.empty() ? "" : "   finished " + run->finished) << "\n\n";
+    std::size_t width = 4;
+    for (const auto& s : steps) width = std::max(width, s.id.size());
+    std::cout << "STEP" << std::string(width - 2, ' ') << "STATUS               ATTEMPTS  MESSAGE\n";
+    for (const auto& s : steps) {
+      std::string st = s.status + (s.reason.empty() ? "" : ":" + s.reason);
+      std::cout << s.id << std::string(width - s.id.size() + 2, ' ') << st
+                << std::string(st.size() < 21 ? 21 - st.size() : 1, ' ') << s.attempts
+                << std::string(s.attempts < 10 ? 9 : 8, ' ') << s.message << "\n";
+    }
+    std::string flag = g.state_dir == ".relengine" ? "" : " --state-dir " + g.state_dir;
+    std::cout << "\nGraph of this run: relengine graph " << run->playbook << " --run " << run->id << "\n";
+    if (status == "paused" || status == "failed" || status == "interrupted")
+      std::cout << "Continue with:     relengine" << flag << " resume " << run->id << "\n";
+    return outcome(status);
+  } catch (const state::StateError& e) {
+    return state_error(e.what());
+  }
+}
+
+int cmd_runs(const GlobalOptions& g, bool as_json) {
+  try {
+    if (!fs::exists(fs::path(g.state_dir) / "state.db")) {
+      if (as_json) std::cout << "[]\n";
+      else std::cout << "no runs in " << g.state_dir << "\n";
+      return kOk;
+    }
+    auto store = state::RunStore::open(g.state_dir, false);
+    auto runs = store.runs();
+    if (as_json) {
+      json arr = json::array();
+      for (const auto& r : runs) arr.push_back(run_json(r));
+      std::cout << arr.dump(2) << "\n";
+      return kOk;
+    }
+    for (const auto& r : runs)
+      std::cout << r.id << "  " << effective_status(r) << std::string(12 - std::min<std::size_t>(11, effective_status(r).size()), ' ')
+                << r.started << "  " << r.name << " (" << r.playbook << ")\n";
+    return kOk;
+  } catch (const state::StateError& e) {
+    return state_error(e.what());
+  }
+}
+
+int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step) {
+  try {
+    auto store = state::RunStore::open(g.state_dir, false);
+    auto run = find_run(store, run_id);
+    if (!run) return kStateProblem;
+    auto steps = store.steps(run->id);
+    if (std::none_of(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; })) {
+      std::vector<std::string> ids;
+      for (const auto& s : steps) ids.push_back(s.id);
+      std::cerr << "relengine: run " << run->id << " has no step '" << step << "'";
+      if (auto best = load::closest(step, ids); !best.empty()) std::cerr << " (did you mean " << best << "?)";
+      std::cerr << "\n";
+      return kBadInput;
+    }
+    fs::path dir = fs::path(g.state_dir) / "logs" / run->id / step;
+    std::vector<std::pair<int, fs::path>> logs;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("attempt-", 0) == 0 && e.path().extension() == ".log")
+        logs.emplace_back(std::atoi(name.c_str() + 8), e.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    if (logs.empty()) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
+    for (const auto& [n, path] : logs) {
+      std::cout << "=== " << step << " attempt " << n << " ===\n";
+      std::ifstream in(path);
+      std::cout << in.rdbuf();
+    }
+    return kOk;
+  } catch (const state::StateError& e) {
+    return state_error(e.what());
+  }
+}
+
+}  // namespace relengine::cli

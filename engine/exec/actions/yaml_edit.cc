@@ -1,0 +1,329 @@
+#include "exec/actions/yaml_edit.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <regex>
+
+namespace relengine::exec::actions {
+
+bool parse_key_path(const std::string& path, std::vector<KeySegment>& out, std::string& error) {
+  out.clear();
+  std::size_t i = 0;
+  auto fail = [&](const std::string& msg) {
+    error = "key path '" + path + "': " + msg;
+    return false;
+  };
+  if (path.empty()) return fail("empty");
+  bool expect_key = true;
+  while (i < path.size()) {
+    if (expect_key) {
+      KeySegment seg;
+      if (path[i] == '"') {
+        auto close = path.find('"', i + 1);
+        if (close == std::string::npos) return fail("unterminated quote");
+        seg.key = path.substr(i + 1, close - i - 1);
+        i = close + 1;
+      } else {
+        std::size_t start = i;
+        while (i < path.size() && path[i] != '.' && path[i] != '[') ++i;
+        seg.key = path.substr(start, i - start);
+        if (seg.key.empty()) return fail("empty key at position " + std::to_string(start + 1));
+      }
+      out.push_back(seg);
+      expect_key = false;
+      continue;
+    }
+    if (path[i] == '.') {
+      ++i;
+      expect_key = true;
+      if (i == path.size()) return fail("ends with '.'");
+      continue;
+    }
+    if (path[i] == '[') {
+      auto close = path.find(']', i);
+      if (close == std::string::npos) return fail("unterminated '['");
+      std::string inside = path.substr(i + 1, close - i - 1);
+      KeySegment seg;
+      auto eq = inside.find('=');
+      if (eq != std::string::npos) {
+        seg.kind = KeySegment::Kind::Select;
+        seg.key = inside.substr(0, eq);
+        seg.value = inside.substr(eq + 1);
+        if (seg.key.empty()) return fail("selector [" + inside + "] needs KEY=VALUE");
+      } else {
+        static const std::regex digits("^[0-9]+$");
+        if (!std::regex_match(inside, digits)) return fail("[" + inside + "] is neither an index nor KEY=VALUE");
+        seg.kind = KeySegment::Kind::Index;
+        seg.index = std::stoul(inside);
+      }
+      out.push_back(seg);
+      i = close + 1;
+      continue;
+    }
+    return fail("unexpected '" + std::string(1, path[i]) + "' at position " + std::to_string(i + 1));
+  }
+  if (expect_key) return fail("ends with '.'");
+  return true;
+}
+
+namespace {
+
+std::string describe(const std::vector<KeySegment>& segs, std::size_t upto) {
+  std::string out;
+  for (std::size_t i = 0; i < upto && i < segs.size(); ++i) {
+    const auto& s = segs[i];
+    if (s.kind == KeySegment::Kind::Key) out += (out.empty() ? "" : ".") + s.key;
+    else if (s.kind == KeySegment::Kind::Index) out += "[" + std::to_string(s.index) + "]";
+    else out += "[" + s.key + "=" + s.value + "]";
+  }
+  return out;
+}
+
+// Finds the node; on failure, says where the path stopped matching.
+bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Node& found, std::string& error) {
+  YAML::Node cur = root;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    const auto& s = segs[i];
+    std::string where = describe(segs, i);
+    where = where.empty() ? "the document" : "'" + where + "'";
+    YAML::Node next;
+    if (s.kind == KeySegment::Kind::Key) {
+      if (!cur.IsMap()) {
+        error = "no key '" + s.key + "': " + where + " is not a map";
+        return false;
+      }
+      bool hit = false;
+      for (auto it = cur.begin(); it != cur.end(); ++it)
+        if (it->first.IsScalar() && it->first.Scalar() == s.key) {
+          next.reset(it->second);
+          hit = true;
+          break;
+        }
+      if (!hit) {
+        error = "no key '" + s.key + "' in " + where;
+        return false;
+      }
+    } else if (s.kind == KeySegment::Kind::Index) {
+      if (!cur.IsSequence()) {
+        error = where + " is not a list";
+        return false;
+      }
+      if (s.index >= cur.size()) {
+        error = where + " has " + std::to_string(cur.size()) + " items, no [" + std::to_string(s.index) + "]";
+        return false;
+      }
+      YAML::Node item = cur[s.index];
+      next.reset(item);
+    } else {
+      if (!cur.IsSequence()) {
+        error = where + " is not a list";
+        return false;
+      }
+      int matches = 0;
+      for (const auto& item : cur) {
+        if (!item.IsMap()) continue;
+        YAML::Node v = item[s.key];
+        if (v && v.IsScalar() && v.Scalar() == s.value) {
+          if (++matches == 1) next.reset(item);
+        }
+      }
+      if (matches == 0) {
+        error = "no item with " + s.key + "=" + s.value + " in " + where;
+        return false;
+      }
+      if (matches > 1) {
+        error = std::to_string(matches) + " items with " + s.key + "=" + s.value + " in " + where + "; a selector must pick one";
+        return false;
+      }
+    }
+    cur.reset(next);
+  }
+  found.reset(cur);
+  return true;
+}
+
+// The end of a scalar's text that starts at `start` (after any anchor or tag).
+std::size_t scalar_end(const std::string& src, std::size_t start, bool flow) {
+  char q = src[start];
+  if (q == '\'') {
+    for (std::size_t i = start + 1; i < src.size(); ++i)
+      if (src[i] == '\'') {
+        if (i + 1 < src.size() && src[i + 1] == '\'') ++i;
+        else return i + 1;
+      }
+    return std::string::npos;
+  }
+  if (q == '"') {
+    for (std::size_t i = start + 1; i < src.size(); ++i) {
+      if (src[i] == '\\') ++i;
+      else if (src[i] == '"') return i + 1;
+    }
+    return std::string::npos;
+  }
+  std::size_t i = start;
+  while (i < src.size()) {
+    char c = src[i];
+    if (c == '\n' || c == '\r') break;
+    if (c == '#' && i > start && (src[i - 1] == ' ' || src[i - 1] == '\t')) break;
+    if (flow && (c == ',' || c == ']' || c == '}')) break;
+    if (c == ':' && (i + 1 == src.size() || src[i + 1] == ' ' || src[i + 1] == '\n' || src[i + 1] == '\r')) break;
+    ++i;
+  }
+  while (i > start && (src[i - 1] == ' ' || src[i - 1] == '\t')) --i;
+  return i;
+}
+
+bool inside_flow(const std::string& src, std::size_t pos) {
+  // Brackets opened and not closed on the way to pos (ignoring quoted text and comments).
+  int depth = 0;
+  char quote = 0;
+  bool comment = false;
+  for (std::size_t i = 0; i < pos; ++i) {
+    char c = src[i];
+    if (comment) {
+      if (c == '\n') comment = false;
+      continue;
+    }
+    if (quote) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '#' && (i == 0 || src[i - 1] == ' ' || src[i - 1] == '\n' || src[i - 1] == '\t')) comment = true;
+    else if ((c == '\'' || c == '"') && (i == 0 || std::string(" [{,:\n").find(src[i - 1]) != std::string::npos)) quote = c;
+    else if (c == '[' || c == '{') ++depth;
+    else if (c == ']' || c == '}') depth = std::max(0, depth - 1);
+  }
+  return depth > 0;
+}
+
+bool looks_typed(const std::string& v) {
+  static const std::regex typed(
+      "^(true|false|True|False|TRUE|FALSE|yes|no|Yes|No|YES|NO|on|off|On|Off|ON|OFF|y|n|null|Null|NULL|~|"
+      "[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
+  return std::regex_match(v, typed);
+}
+
+bool plain_safe(const std::string& v, bool flow) {
+  if (v.empty() || v.front() == ' ' || v.back() == ' ') return false;
+  if (std::string("-?:,[]{}#&*!|>'\"%@`").find(v.front()) != std::string::npos) return false;
+  if (v.find(": ") != std::string::npos || v.find(" #") != std::string::npos || v.back() == ':') return false;
+  if (v.find('\n') != std::string::npos || v.find('\r') != std::string::npos || v.find('\t') != std::string::npos) return false;
+  if (flow && v.find_first_of(",[]{}") != std::string::npos) return false;
+  return true;
+}
+
+std::string double_quoted(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Are the two documents equal everywhere but at `skip` (a node of `b`)?
+bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& skip_a, const YAML::Node& skip_b) {
+  if (a.is(skip_a) && b.is(skip_b)) return true;
+  if (a.Type() != b.Type()) return false;
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar: return a.Scalar() == b.Scalar() && a.Tag() == b.Tag();
+    case YAML::NodeType::Sequence:
+      if (a.size() != b.size()) return false;
+      for (std::size_t i = 0; i < a.size(); ++i)
+        if (!same_except(a[i], b[i], skip_a, skip_b)) return false;
+      return true;
+    case YAML::NodeType::Map: {
+      if (a.size() != b.size()) return false;
+      auto ia = a.begin();
+      auto ib = b.begin();
+      for (; ia != a.end(); ++ia, ++ib)
+        if (!same_except(ia->first, ib->first, skip_a, skip_b) || !same_except(ia->second, ib->second, skip_a, skip_b))
+          return false;
+      return true;
+    }
+    default: return true;
+  }
+}
+
+}  // namespace
+
+YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value) {
+  YamlEdit out;
+  std::vector<KeySegment> segs;
+  if (!parse_key_path(key_path, segs, out.error)) return out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(source);
+  } catch (const YAML::Exception& e) {
+    out.error = "cannot parse the file: " + std::string(e.what());
+    return out;
+  }
+  YAML::Node target;
+  if (!find(root, segs, target, out.error)) return out;
+  if (!target.IsScalar()) {
+    out.error = "'" + key_path + "' is " + (target.IsMap() ? "a map" : target.IsSequence() ? "a list" : "empty") +
+                ", not a single value";
+    return out;
+  }
+  out.previous = target.Scalar();
+  if (target.Scalar() == value) {
+    out.kind = YamlEdit::Kind::Unchanged;
+    return out;
+  }
+  std::size_t start = static_cast<std::size_t>(target.Mark().pos);
+  // Skip an anchor (&a) or a tag (!!str) in front of the value.
+  while (start < source.size() && (source[start] == '&' || source[start] == '!')) {
+    while (start < source.size() && source[start] != ' ' && source[start] != '\t') ++start;
+    while (start < source.size() && (source[start] == ' ' || source[start] == '\t')) ++start;
+  }
+  if (start >= source.size() || source[start] == '|' || source[start] == '>') {
+    out.error = "'" + key_path + "' is a block scalar; relengine does not rewrite those";
+    return out;
+  }
+  bool flow = inside_flow(source, start);
+  std::size_t end = scalar_end(source, start, flow);
+  if (end == std::string::npos || end <= start) {
+    out.error = "cannot find the text of '" + key_path + "' in the file";
+    return out;
+  }
+  char style = source[start] == '\'' || source[start] == '"' ? source[start] : 0;
+  std::string text;
+  if (style == '\'' && value.find('\n') == std::string::npos) {
+    std::string escaped;
+    for (char c : value) escaped += c == '\'' ? std::string("''") : std::string(1, c);
+    text = "'" + escaped + "'";
+  } else if (style == '"' || style == '\'') {
+    text = double_quoted(value);
+  } else if (plain_safe(value, flow) && (!looks_typed(value) || looks_typed(out.previous))) {
+    text = value;
+  } else {
+    text = double_quoted(value);
+  }
+  std::string result = source.substr(0, start) + text + source.substr(end);
+  // Check the result: the key holds the new value and nothing else moved.
+  YAML::Node after;
+  try {
+    after = YAML::Load(result);
+  } catch (const YAML::Exception& e) {
+    out.error = "refusing to write: the edited file would not parse (" + std::string(e.what()) + ")";
+    return out;
+  }
+  YAML::Node changed;
+  std::string ignored;
+  if (!find(after, segs, changed, ignored) || !changed.IsScalar() || changed.Scalar() != value ||
+      !same_except(root, after, target, changed)) {
+    out.error = "refusing to write: the edit would change more than '" + key_path + "'";
+    return out;
+  }
+  out.kind = YamlEdit::Kind::Changed;
+  out.text = std::move(result);
+  return out;
+}
+
+}  // namespace relengine::exec::actions

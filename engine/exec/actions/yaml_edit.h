@@ -1,0 +1,31 @@
+// yaml.set as a pure function over file text: sets one scalar at a key path by splicing new
+// bytes over the old scalar's bytes (found from yaml-cpp marks), then re-parses and checks that
+// nothing else in the document changed. Used by the yaml.set action and its tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace relengine::exec::actions {
+
+struct KeySegment {
+  enum class Kind { Key, Index, Select } kind = Kind::Key;
+  std::string key;        // Key: the map key; Select: the item's key to match
+  std::size_t index = 0;  // Index
+  std::string value;      // Select: the value to match
+};
+
+// Parses `oci.guest-components.reference`, `images[0].newTag`,
+// `images[name=cloud-api-adaptor].newTag`, `labels."app.kubernetes.io/name"`.
+bool parse_key_path(const std::string& path, std::vector<KeySegment>& out, std::string& error);
+
+struct YamlEdit {
+  enum class Kind { Changed, Unchanged, Failed } kind = Kind::Failed;
+  std::string text;      // the new file text (Changed)
+  std::string previous;  // the value before
+  std::string error;
+};
+
+YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value);
+
+}  // namespace relengine::exec::actions

@@ -1,0 +1,87 @@
+#include "exec/console.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace relengine::exec {
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
+  return buf;
+}
+
+std::string Console::paint(const std::string& text, const std::string& status) const {
+  if (!opt_.color) return text;
+  static const std::map<std::string, const char*> colors = {
+      {"succeeded", "\033[32m"}, {"skipped", "\033[36m"},     {"failed", "\033[31m"},   {"waiting", "\033[33m"},
+      {"interrupted", "\033[35m"}, {"cancelled", "\033[90m"}, {"running", "\033[34m"}, {"pending", "\033[37m"}};
+  auto it = colors.find(status);
+  return it == colors.end() ? text : std::string(it->second) + text + "\033[0m";
+}
+
+void Console::clear_live() {
+  if (live_shown_) out_ << "\r\033[K";
+  live_shown_ = false;
+}
+
+void Console::transition(const state::StepRecord& s, double seconds) {
+  if (opt_.quiet && s.status != "failed" && s.status != "waiting") return;
+  clear_live();
+  std::string status = s.status;
+  if (!s.reason.empty()) status += " (" + s.reason + ")";
+  if (s.status == "running" && s.attempts > 1) status += " (attempt " + std::to_string(s.attempts) + ")";
+  out_ << "[" << s.phase << "] " << s.id << ": " << paint(status, s.status);
+  if (s.status != "running" && s.status != "pending" && seconds > 0) out_ << " " << format_seconds(seconds);
+  if (!s.message.empty() && s.status != "running") out_ << " - " << s.message;
+  out_ << "\n";
+  out_.flush();
+}
+
+void Console::step_output(const std::string& step, const std::string& line) {
+  clear_live();
+  out_ << step << " | " << line << "\n";
+}
+
+void Console::note(const std::string& text) {
+  if (opt_.quiet) return;
+  clear_live();
+  out_ << text << "\n";
+  out_.flush();
+}
+
+void Console::live(const std::vector<std::string>& running, double seconds) {
+  if (!opt_.live || opt_.quiet) return;
+  std::string line = "running " + std::to_string(running.size()) + ": ";
+  for (std::size_t i = 0; i < running.size() && i < 4; ++i) line += (i ? ", " : "") + running[i];
+  if (running.size() > 4) line += ", ...";
+  line += "  (" + format_seconds(seconds) + ")";
+  if (line.size() > 100) line = line.substr(0, 97) + "...";
+  out_ << "\r\033[K" << paint(line, "running");
+  out_.flush();
+  live_shown_ = true;
+}
+
+void Console::summary(const std::vector<state::StepRecord>& steps) {
+  if (opt_.quiet) return;
+  clear_live();
+  std::size_t width = 4;
+  for (const auto& s : steps) width = std::max(width, s.id.size());
+  std::map<std::string, int> counts;
+  out_ << "\n" << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS        ATTEMPTS\n";
+  for (const auto& s : steps) {
+    ++counts[s.status];
+    std::string status = s.status + (s.reason.empty() ? "" : ":" + s.reason);
+    std::string padded = status + std::string(status.size() < 14 ? 14 - status.size() : 1, ' ');
+    out_ << s.id << std::string(width - s.id.size() + 2, ' ') << paint(padded, s.status) << s.attempts << "\n";
+  }
+  std::string line;
+  for (const auto& [status, n] : counts) line += (line.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+  out_ << line << "\n";
+  out_.flush();
+}
+
+}  // namespace relengine::exec

@@ -1,0 +1,225 @@
+#include "exec/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/process/args.hpp>
+#include <boost/process/async_pipe.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/start_dir.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+namespace relengine::exec {
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("relengine") : p.string();
+}
+
+}  // namespace
+
+struct ProcessGroup::Impl {
+  boost::asio::io_context& io;
+  bp::async_pipe pipe;
+  bp::child child;
+  OutputHandler on_output;
+  ExitHandler on_exit;
+  std::array<char, 8192> buffer{};
+  bool exited = false;
+  bool eof = false;
+  bool reported = false;
+  ExitStatus status;
+  boost::asio::steady_timer drain_timer;
+
+  explicit Impl(boost::asio::io_context& io_) : io(io_), pipe(io_), drain_timer(io_) {}
+
+  void read() {
+    pipe.async_read_some(boost::asio::buffer(buffer), [this](const boost::system::error_code& ec, std::size_t n) {
+      if (n > 0 && on_output) on_output(std::string_view(buffer.data(), n));
+      if (ec) {
+        eof = true;
+        maybe_report();
+        return;
+      }
+      read();
+    });
+  }
+
+  void maybe_report() {
+    if (reported || !exited) return;
+    if (!eof) {
+      // A process that left the group may still hold the pipe: do not wait for it forever.
+      drain_timer.expires_after(std::chrono::seconds(2));
+      drain_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || reported) return;
+        boost::system::error_code ignored;
+        pipe.close(ignored);
+        eof = true;
+        maybe_report();
+      });
+      return;
+    }
+    reported = true;
+    drain_timer.cancel();
+    if (on_exit) on_exit(status);
+  }
+};
+
+ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec, OutputHandler on_output,
+                           ExitHandler on_exit)
+    : impl_(std::make_unique<Impl>(io)) {
+  impl_->on_output = std::move(on_output);
+  impl_->on_exit = std::move(on_exit);
+  std::vector<std::string> args = {"__supervise", std::to_string(getpid()), std::to_string(spec.grace_seconds), "--"};
+  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
+  bp::environment env;
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  std::error_code ec;
+  impl_->child = bp::child(bp::exe = self_exe(), bp::args = args, bp::env = env, bp::start_dir = spec.workdir,
+                           bp::std_in < bp::null, (bp::std_out & bp::std_err) > impl_->pipe, ec);
+  if (ec) {
+    impl_->exited = impl_->eof = true;
+    impl_->status = {127, false, "cannot start the command: " + ec.message()};
+    boost::asio::post(io, [impl = impl_.get()] { impl->maybe_report(); });
+    return;
+  }
+  impl_->read();
+}
+
+ProcessGroup::~ProcessGroup() {
+  if (impl_ && impl_->child.valid() && !impl_->exited) {
+    std::error_code ec;
+    ::kill(impl_->child.id(), SIGUSR1);
+    impl_->child.wait(ec);
+  }
+  if (impl_ && impl_->child.valid()) impl_->child.detach();
+}
+
+void ProcessGroup::terminate() {
+  if (!impl_->exited && impl_->child.valid()) ::kill(impl_->child.id(), SIGTERM);
+}
+
+void ProcessGroup::kill() {
+  if (!impl_->exited && impl_->child.valid()) ::kill(impl_->child.id(), SIGUSR1);
+}
+
+void ProcessGroup::check_exit() {
+  if (impl_->exited || !impl_->child.valid()) return;
+  std::error_code ec;
+  if (impl_->child.running(ec)) return;
+  impl_->exited = true;
+  int raw = impl_->child.native_exit_code();
+  impl_->status.code = WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? 128 + WTERMSIG(raw) : 1;
+  impl_->maybe_report();
+}
+
+bool ProcessGroup::finished() const { return impl_->reported; }
+
+pid_t ProcessGroup::pid() const { return impl_->child.valid() ? impl_->child.id() : -1; }
+
+// ---- the supervisor ----
+
+int supervise_main(int argc, char** argv) {
+  // argv: relengine __supervise ENGINE_PID GRACE -- PROGRAM ARGS...
+  if (argc < 6 || std::string(argv[4]) != "--") {
+    std::fprintf(stderr, "relengine __supervise: internal use only\n");
+    return 125;
+  }
+  pid_t engine = static_cast<pid_t>(std::atol(argv[2]));
+  double grace = std::atof(argv[3]);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, s);
+  sigset_t old;
+  sigprocmask(SIG_BLOCK, &set, &old);
+  // When the engine dies, however it dies, the kernel sends us SIGUSR2.
+  prctl(PR_SET_PDEATHSIG, SIGUSR2);
+  if (getppid() != engine) return 125;  // the engine is already gone
+
+  pid_t child = fork();
+  if (child < 0) {
+    std::fprintf(stderr, "relengine: cannot fork: %s\n", std::strerror(errno));
+    return 127;
+  }
+  if (child == 0) {
+    setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    execvp(argv[5], argv + 5);
+    std::fprintf(stderr, "relengine: cannot run %s: %s\n", argv[5], std::strerror(errno));
+    _exit(127);
+  }
+  setpgid(child, child);  // also here, so the group exists before we might signal it
+
+  bool killing = false;
+  timespec deadline{};
+  bool have_deadline = false;
+  int status = 0;
+  while (true) {
+    int sig;
+    if (have_deadline) {
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      double left = (deadline.tv_sec - now.tv_sec) + (deadline.tv_nsec - now.tv_nsec) / 1e9;
+      if (left <= 0) {
+        ::kill(-child, SIGKILL);
+        have_deadline = false;
+        continue;
+      }
+      timespec wait{static_cast<time_t>(left), static_cast<long>((left - std::floor(left)) * 1e9)};
+      siginfo_t info;
+      sig = sigtimedwait(&set, &info, &wait);
+      if (sig < 0) continue;  // timeout or EINTR: loop re-checks the deadline
+    } else {
+      siginfo_t info;
+      sig = sigwaitinfo(&set, &info);
+      if (sig < 0) continue;
+    }
+    if (sig == SIGCHLD) {
+      pid_t r = waitpid(child, &status, WNOHANG);
+      if (r == child) break;
+      continue;
+    }
+    if (sig == SIGUSR1 || sig == SIGUSR2) {
+      ::kill(-child, SIGKILL);
+      killing = true;
+      continue;
+    }
+    // SIGTERM / SIGINT / SIGHUP: ask nicely, then insist after the grace period.
+    if (!killing && !have_deadline) {
+      ::kill(-child, SIGTERM);
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += static_cast<time_t>(grace);
+      deadline.tv_nsec += static_cast<long>((grace - std::floor(grace)) * 1e9);
+      if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec += 1, deadline.tv_nsec -= 1000000000L;
+      have_deadline = true;
+    }
+  }
+  // The command is done; whatever it left running in its group goes with it.
+  ::kill(-child, SIGKILL);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace relengine::exec

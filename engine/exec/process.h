@@ -1,0 +1,59 @@
+// One child command in its own process group, under a small supervising process
+// (`relengine __supervise`) that kills the whole group when the command ends, when asked
+// (terminate: TERM then KILL after a grace period; kill: KILL now), and when the engine
+// dies, even by SIGKILL (PR_SET_PDEATHSIG). Output arrives through one pipe on the engine's
+// io_context. Used by the scheduler for every shell command and built-in action.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relengine::exec {
+
+struct CommandSpec {
+  std::vector<std::string> argv;              // program and arguments (no shell unless argv says so)
+  std::string workdir;
+  std::map<std::string, std::string> env;     // the complete environment of the command
+  double grace_seconds = 5;                   // between TERM and KILL on terminate()
+};
+
+struct ExitStatus {
+  int code = 0;        // exit code, or 128 + signal when the command was killed
+  bool spawned = true; // false: could not start (message says why)
+  std::string message;
+};
+
+class ProcessGroup {
+ public:
+  using OutputHandler = std::function<void(std::string_view)>;
+  using ExitHandler = std::function<void(const ExitStatus&)>;
+
+  // Starts the command; `on_exit` is called once, after the output has been drained.
+  ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec, OutputHandler on_output, ExitHandler on_exit);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  void terminate();  // graceful: TERM to the group, KILL after the grace period
+  void kill();       // KILL the group now (timeouts)
+  // To be called when SIGCHLD arrives: reaps the supervisor if it has exited.
+  void check_exit();
+  bool finished() const;
+  pid_t pid() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The supervisor's main: relengine __supervise ENGINE_PID GRACE_SECONDS -- PROGRAM ARGS...
+int supervise_main(int argc, char** argv);
+
+}  // namespace relengine::exec

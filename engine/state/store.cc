@@ -1,0 +1,515 @@
+#include "state/store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace relengine::state {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// An SQLite statement, finalized when it goes out of scope.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+      throw StateError(std::string("state database: ") + sqlite3_errmsg(db));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // true while there is a row.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StateError(std::string("state database: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string to_json_map(const std::map<std::string, std::string>& m) { return json(m).dump(); }
+
+std::map<std::string, std::string> from_json_map(const std::string& text) {
+  std::map<std::string, std::string> out;
+  if (text.empty()) return out;
+  auto j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  return out;
+}
+
+const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  playbook TEXT NOT NULL,
+  playbook_path TEXT NOT NULL,
+  playbook_hash TEXT NOT NULL,
+  name TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started TEXT NOT NULL,
+  finished TEXT NOT NULL DEFAULT '',
+  selection TEXT NOT NULL DEFAULT '',
+  lease_pid INTEGER NOT NULL DEFAULT 0,
+  lease_host TEXT NOT NULL DEFAULT '',
+  lease_start INTEGER NOT NULL DEFAULT 0,
+  lease_heartbeat INTEGER NOT NULL DEFAULT 0,
+  seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  id TEXT NOT NULL,
+  step TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started TEXT NOT NULL DEFAULT '',
+  finished TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER,
+  outputs TEXT NOT NULL DEFAULT '{}',
+  message TEXT NOT NULL DEFAULT '',
+  fingerprint TEXT NOT NULL DEFAULT '',
+  approved_by TEXT NOT NULL DEFAULT '',
+  approved_at TEXT NOT NULL DEFAULT '',
+  approval_note TEXT NOT NULL DEFAULT '',
+  auto_approved INTEGER NOT NULL DEFAULT 0,
+  ord INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, id)
+);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  step TEXT NOT NULL,
+  time TEXT NOT NULL,
+  transition TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
+)SQL";
+
+const char* kStepColumns =
+    "id, step, phase, status, reason, attempts, started, finished, exit_code, outputs, message, fingerprint, "
+    "approved_by, approved_at, approval_note, auto_approved, ord";
+
+StepRecord read_step(const Statement& s) {
+  StepRecord r;
+  r.id = s.text(0);
+  r.step = s.text(1);
+  r.phase = s.text(2);
+  r.status = s.text(3);
+  r.reason = s.text(4);
+  r.attempts = static_cast<int>(s.integer(5));
+  r.started = s.text(6);
+  r.finished = s.text(7);
+  if (!s.is_null(8)) r.exit_code = static_cast<int>(s.integer(8));
+  r.outputs = from_json_map(s.text(9));
+  r.message = s.text(10);
+  r.fingerprint = s.text(11);
+  r.approved_by = s.text(12);
+  r.approved_at = s.text(13);
+  r.approval_note = s.text(14);
+  r.auto_approved = s.integer(15) != 0;
+  r.order = static_cast<int>(s.integer(16));
+  return r;
+}
+
+const char* kRunColumns =
+    "id, playbook, playbook_path, playbook_hash, name, inputs, status, started, finished, selection, lease_pid, "
+    "lease_host, lease_start, lease_heartbeat";
+
+RunRecord read_run(const Statement& s) {
+  RunRecord r;
+  r.id = s.text(0);
+  r.playbook = s.text(1);
+  r.playbook_path = s.text(2);
+  r.playbook_hash = s.text(3);
+  r.name = s.text(4);
+  r.inputs = from_json_map(s.text(5));
+  r.status = s.text(6);
+  r.started = s.text(7);
+  r.finished = s.text(8);
+  r.selection = s.text(9);
+  r.lease_pid = static_cast<int>(s.integer(10));
+  r.lease_host = s.text(11);
+  r.lease_start = s.integer(12);
+  r.lease_heartbeat = s.integer(13);
+  return r;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A transaction that rolls back unless committed.
+class Transaction {
+ public:
+  Transaction(sqlite3* db, const char* begin = "BEGIN IMMEDIATE") : db_(db) { run(begin); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    run("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void run(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : "error";
+      sqlite3_free(err);
+      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        throw StateError("the state database is locked by another process (" + msg + "); try again");
+      throw StateError("state database: " + msg);
+    }
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+std::string describe_open_error(const std::string& path, int rc, sqlite3* db) {
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+    return path + " is not a readable relengine state database (" + detail +
+           "); it was left as it is: move it away to start afresh, or restore it from a backup";
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    return path + " is locked by another process (" + detail + "); try again when it has finished";
+  if (rc == SQLITE_CANTOPEN || rc == SQLITE_PERM || rc == SQLITE_READONLY)
+    return "cannot open " + path + " (" + detail + "); check that it exists and is readable and writable";
+  return "cannot use " + path + ": " + detail;
+}
+
+}  // namespace
+
+std::string now_rfc3339() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::int64_t process_start_time(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return 0;
+  // Field 22 (starttime) comes after the command name, which is in parentheses and may hold spaces.
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i)
+    if (i == 22) return std::stoll(field);
+  return 0;
+}
+
+bool process_alive(int pid, std::int64_t start_time) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (std::getline(in, text)) {
+    auto close = text.rfind(')');
+    if (close != std::string::npos && close + 2 < text.size() && (text[close + 2] == 'Z' || text[close + 2] == 'X'))
+      return false;  // a zombie: dead, not yet reaped
+  }
+  return start_time == 0 || process_start_time(pid) == start_time;
+}
+
+RunStore::RunStore(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+
+RunStore::RunStore(RunStore&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }
+
+RunStore::~RunStore() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+void RunStore::exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(err);
+    throw StateError(describe_open_error((fs::path(dir_) / "state.db").string(), rc, db_));
+  }
+}
+
+RunStore RunStore::open(const std::string& state_dir, bool create) {
+  fs::path path = fs::path(state_dir) / "state.db";
+  bool exists = fs::exists(path);
+  if (!exists && !create)
+    throw StateError("no runs in " + state_dir + " (no state.db); start one with `relengine run PLAYBOOK`");
+  if (exists) {
+    // Check it read-only first: a damaged or foreign file must not be touched.
+    sqlite3* ro = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &ro, SQLITE_OPEN_READONLY, nullptr);
+    if (rc == SQLITE_OK) {
+      sqlite3_busy_timeout(ro, 5000);
+      sqlite3_stmt* st = nullptr;
+      rc = sqlite3_prepare_v2(ro, "PRAGMA quick_check", -1, &st, nullptr);
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        std::string verdict = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW && verdict != "ok") rc = SQLITE_CORRUPT;
+        else if (rc == SQLITE_ROW) rc = SQLITE_OK;
+      }
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_prepare_v2(ro, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
+        if (rc == SQLITE_OK) {
+          int version = 0;
+          if (sqlite3_step(st) == SQLITE_ROW) version = std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+          sqlite3_finalize(st);
+          if (version > kSchemaVersion) {
+            sqlite3_close_v2(ro);
+            throw StateError(path.string() + " was written by a newer relengine (state schema " +
+                             std::to_string(version) + ", this one knows up to " + std::to_string(kSchemaVersion) +
+                             "); use that version, the file was left as it is");
+          }
+        } else {
+          rc = SQLITE_NOTADB;  // a database, but not ours
+        }
+      }
+    }
+    if (rc != SQLITE_OK) {
+      std::string msg = describe_open_error(path.string(), rc, ro);
+      if (ro) sqlite3_close_v2(ro);
+      throw StateError(msg);
+    }
+    sqlite3_close_v2(ro);
+  } else {
+    std::error_code ec;
+    fs::create_directories(state_dir, ec);
+    if (ec) throw StateError("cannot create the state directory " + state_dir + ": " + ec.message());
+  }
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = describe_open_error(path.string(), rc, db);
+    sqlite3_close_v2(db);
+    throw StateError(msg);
+  }
+  RunStore store(state_dir, db);
+  sqlite3_busy_timeout(db, 5000);
+  store.exec("PRAGMA journal_mode=WAL");
+  store.exec("PRAGMA synchronous=FULL");
+  store.exec("PRAGMA foreign_keys=ON");
+  store.migrate();
+  return store;
+}
+
+void RunStore::migrate() {
+  Transaction tx(db_);
+  int version = 0;
+  {
+    Statement probe(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+    probe.step();
+    if (probe.integer(0) > 0) {
+      Statement s(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+      if (s.step()) version = std::stoi(s.text(0));
+    }
+  }
+  // Forward migrations, one per schema version; each runs once, in order.
+  if (version < 1) exec(kSchema);
+  if (version != kSchemaVersion) {
+    Statement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)");
+    s.bind(1, std::to_string(kSchemaVersion)).step();
+  }
+  tx.commit();
+}
+
+void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& steps) {
+  Transaction tx(db_);
+  {
+    Statement s(db_,
+                "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, run.id).bind(2, run.playbook).bind(3, run.playbook_path).bind(4, run.playbook_hash).bind(5, run.name);
+    s.bind(6, to_json_map(run.inputs)).bind(7, run.status).bind(8, run.started).bind(9, run.selection).step();
+  }
+  for (const auto& st : steps) add_step(run.id, st);
+  {
+    Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, '', ?, 'run started')");
+    e.bind(1, run.id).bind(2, run.started).step();
+  }
+  tx.commit();
+}
+
+void RunStore::add_step(const std::string& run_id, const StepRecord& st) {
+  Statement s(db_,
+              "INSERT OR REPLACE INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
+              "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  s.bind(1, run_id).bind(2, st.id).bind(3, st.step).bind(4, st.phase).bind(5, st.status).bind(6, st.reason);
+  s.bind(7, st.attempts).bind(8, st.started).bind(9, st.finished);
+  if (st.exit_code) s.bind(10, *st.exit_code);
+  else s.bind_null(10);
+  s.bind(11, to_json_map(st.outputs)).bind(12, st.message).bind(13, st.fingerprint).bind(14, st.approved_by);
+  s.bind(15, st.approved_at).bind(16, st.approval_note).bind(17, st.auto_approved ? 1 : 0).bind(18, st.order);
+  s.step();
+}
+
+void RunStore::save_step(const std::string& run_id, const StepRecord& st, const std::string& transition,
+                         const std::string& message) {
+  Transaction tx(db_);
+  add_step(run_id, st);
+  Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)");
+  e.bind(1, run_id).bind(2, st.id).bind(3, now_rfc3339()).bind(4, transition).bind(5, st.attempts).bind(6, message);
+  e.step();
+  tx.commit();
+}
+
+void RunStore::remove_step(const std::string& run_id, const std::string& step_id) {
+  Transaction tx(db_);
+  Statement s(db_, "DELETE FROM steps WHERE run_id = ? AND id = ?");
+  s.bind(1, run_id).bind(2, step_id).step();
+  Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, ?, ?, 'removed')");
+  e.bind(1, run_id).bind(2, step_id).bind(3, now_rfc3339()).step();
+  tx.commit();
+}
+
+void RunStore::set_run_status(const std::string& run_id, const std::string& status, bool finished) {
+  Transaction tx(db_);
+  std::string now = now_rfc3339();
+  Statement s(db_, "UPDATE runs SET status = ?, finished = ? WHERE id = ?");
+  s.bind(1, status).bind(2, finished ? now : std::string()).bind(3, run_id).step();
+  Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, '', ?, ?)");
+  e.bind(1, run_id).bind(2, now).bind(3, "run " + status).step();
+  tx.commit();
+}
+
+void RunStore::update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
+                                 const std::string& playbook_hash) {
+  Transaction tx(db_);
+  Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ? WHERE id = ?");
+  s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, run_id).step();
+  tx.commit();
+}
+
+std::optional<RunRecord> RunStore::find_run(const std::string& id) {
+  Statement s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_run(s);
+}
+
+std::optional<RunRecord> RunStore::latest_run() {
+  Statement s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC LIMIT 1").c_str());
+  if (!s.step()) return std::nullopt;
+  return read_run(s);
+}
+
+std::vector<RunRecord> RunStore::runs() {
+  std::vector<RunRecord> out;
+  Statement s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC").c_str());
+  while (s.step()) out.push_back(read_run(s));
+  return out;
+}
+
+std::vector<StepRecord> RunStore::steps(const std::string& run_id) {
+  std::vector<StepRecord> out;
+  Statement s(db_, (std::string("SELECT ") + kStepColumns + " FROM steps WHERE run_id = ? ORDER BY ord, id").c_str());
+  s.bind(1, run_id);
+  while (s.step()) out.push_back(read_step(s));
+  return out;
+}
+
+std::vector<Event> RunStore::events(const std::string& run_id) {
+  std::vector<Event> out;
+  Statement s(db_, "SELECT seq, run_id, step, time, transition, attempt, message FROM events WHERE run_id = ? ORDER BY seq");
+  s.bind(1, run_id);
+  while (s.step())
+    out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), static_cast<int>(s.integer(5)), s.text(6)});
+  return out;
+}
+
+void RunStore::acquire_lease(const std::string& run_id) {
+  Transaction tx(db_);
+  Statement s(db_, "SELECT lease_pid, lease_host, lease_start, lease_heartbeat FROM runs WHERE id = ?");
+  s.bind(1, run_id);
+  if (!s.step()) throw StateError("no run " + run_id);
+  int pid = static_cast<int>(s.integer(0));
+  std::string host = s.text(1);
+  std::int64_t start = s.integer(2);
+  std::int64_t beat = s.integer(3);
+  std::string me = host_name();
+  if (pid != 0 && !(pid == getpid() && host == me)) {
+    bool alive;
+    if (host == me) {
+      // Same machine: the owner is alive if the pid exists and is the same process (start time).
+      alive = process_alive(pid, start);
+    } else {
+      alive = unix_now() - beat < 60;  // another machine: trust a recent heartbeat
+    }
+    if (alive)
+      throw StateError("run " + run_id + " is being driven by pid " + std::to_string(pid) + " on host " + host +
+                       "; wait for it to finish, or stop that process");
+  }
+  Statement u(db_, "UPDATE runs SET lease_pid = ?, lease_host = ?, lease_start = ?, lease_heartbeat = ? WHERE id = ?");
+  u.bind(1, static_cast<std::int64_t>(getpid())).bind(2, me).bind(3, process_start_time(getpid()));
+  u.bind(4, unix_now()).bind(5, run_id).step();
+  tx.commit();
+}
+
+void RunStore::heartbeat(const std::string& run_id) {
+  Statement u(db_, "UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
+  u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(getpid())).step();
+}
+
+void RunStore::release_lease(const std::string& run_id) {
+  Statement u(db_, "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ?");
+  u.bind(1, run_id).bind(2, static_cast<std::int64_t>(getpid())).step();
+}
+
+}  // namespace relengine::state

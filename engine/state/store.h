@@ -1,0 +1,126 @@
+// The durable record of runs: one SQLite database (state.db: WAL, synchronous=FULL) per state
+// directory, with runs, their steps, an append-only event journal and each run's lease.
+// Written only by exec/ (one writer: RunStore); read by status, runs, logs and graph.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace relengine::state {
+
+// A problem with the state itself (exit 4): unreadable, corrupt, newer, locked, not found.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StepRecord {
+  std::string id;        // instance id: "tag[api]"
+  std::string step;      // step id in the playbook: "tag"
+  std::string phase;
+  std::string status = "pending";  // pending running succeeded skipped failed waiting interrupted cancelled
+  std::string reason;    // for skipped: condition | done | unchanged | selection
+  int attempts = 0;
+  std::string started;   // RFC 3339, "" when not yet
+  std::string finished;
+  std::optional<int> exit_code;
+  std::map<std::string, std::string> outputs;
+  std::string message;
+  std::string fingerprint;
+  std::string approved_by;  // gates and irreversible steps
+  std::string approved_at;
+  std::string approval_note;
+  bool auto_approved = false;
+  int order = 0;          // position in the run's execution order
+};
+
+struct RunRecord {
+  std::string id;
+  std::string playbook;       // as given on the command line
+  std::string playbook_path;  // absolute, to reload on resume
+  std::string playbook_hash;
+  std::string name;
+  std::map<std::string, std::string> inputs;  // non-secret inputs
+  std::string status = "running";  // running succeeded failed paused interrupted
+  std::string started;
+  std::string finished;
+  std::string selection;  // JSON of --phase/--from/--with-deps
+  int lease_pid = 0;
+  std::string lease_host;
+  std::int64_t lease_start = 0;      // the lease owner's process start time (pid reuse guard)
+  std::int64_t lease_heartbeat = 0;  // unix seconds
+};
+
+struct Event {
+  std::int64_t seq = 0;
+  std::string run_id;
+  std::string step;
+  std::string time;
+  std::string transition;
+  int attempt = 0;
+  std::string message;
+};
+
+// Current time as RFC 3339 UTC with milliseconds.
+std::string now_rfc3339();
+
+class RunStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens STATE_DIR/state.db. `create`: make the directory and database if absent.
+  // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
+  // An existing database is checked read-only first and never rewritten when it is bad.
+  static RunStore open(const std::string& state_dir, bool create);
+
+  RunStore(RunStore&& other) noexcept;
+  RunStore& operator=(RunStore&&) = delete;
+  RunStore(const RunStore&) = delete;
+  ~RunStore();
+
+  const std::string& dir() const { return dir_; }
+
+  void create_run(const RunRecord& run, const std::vector<StepRecord>& steps);
+  std::optional<RunRecord> find_run(const std::string& id);
+  std::optional<RunRecord> latest_run();
+  std::vector<RunRecord> runs();  // most recent first
+  std::vector<StepRecord> steps(const std::string& run_id);
+  std::vector<Event> events(const std::string& run_id);
+
+  // One transaction: the step's new record and an event for the transition.
+  void save_step(const std::string& run_id, const StepRecord& step, const std::string& transition,
+                 const std::string& message = "");
+  void add_step(const std::string& run_id, const StepRecord& step);
+  void remove_step(const std::string& run_id, const std::string& step_id);
+  void set_run_status(const std::string& run_id, const std::string& status, bool finished);
+  void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
+                         const std::string& playbook_hash);
+
+  // Lease: only one live process drives a run. Throws StateError naming pid and host when a
+  // live process holds it; takes over a lease whose owner is dead (same host) or silent.
+  void acquire_lease(const std::string& run_id);
+  void heartbeat(const std::string& run_id);
+  void release_lease(const std::string& run_id);
+
+ private:
+  RunStore(std::string dir, sqlite3* db);
+  void exec(const char* sql);
+  void migrate();
+
+  std::string dir_;
+  sqlite3* db_ = nullptr;
+};
+
+// This host's name, and a process's start time (from /proc; 0 when unknown).
+std::string host_name();
+std::int64_t process_start_time(int pid);
+// Is process `pid` alive (not a zombie) and, when `start_time` is given, the same process?
+bool process_alive(int pid, std::int64_t start_time = 0);
+
+}  // namespace relengine::state
