@@ -1,0 +1,489 @@
+// End-to-end tests of run, resume, approve, status, runs and logs on the real binary, with
+// real processes: ordering and -j, conditions, done_if, preconditions, verify, retries,
+// timeouts, outputs, for_each, gates, resume after a fix / an edit / a changed input,
+// crashes (SIGKILL), SIGTERM, a second driver, a corrupt state file, secrets, locks.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "run.h"
+
+using namespace e2e;
+using json = nlohmann::json;
+
+namespace {
+
+struct Sandbox {
+  TempDir dir;
+  std::string state() const { return (dir / "state").string(); }
+  std::string pb(const std::string& name = "p.yaml") const { return (dir / name).string(); }
+  void playbook(const std::string& text, const std::string& name = "p.yaml") { write(dir / name, text); }
+  Result run(std::vector<std::string> args, const std::string& env = "") {
+    args.insert(args.begin(), {"--state-dir", state()});
+    return relengine(args, dir.path().string(), env);
+  }
+  json status() {
+    Result r = run({"status", "--json"});
+    return json::parse(r.out);
+  }
+  json step(const std::string& id) {
+    json st = status();
+    for (const auto& s : st["steps"])
+      if (s["id"] == id) return s;
+    FAIL("no step " << id);
+    return {};
+  }
+  std::string read(const std::string& name) const { return slurp(dir / name); }
+  bool exists(const std::string& name) const { return fs::exists(dir / name); }
+  // Starts `relengine ARGS` in the background; returns its pid.
+  int spawn(std::vector<std::string> args) {
+    std::string line = "cd " + quote(dir.path().string()) + " && " + quote(RELENGINE_BIN) + " --state-dir " + quote(state());
+    for (const auto& a : args) line += " " + quote(a);
+    line += " >" + quote((dir / "bg.out").string()) + " 2>&1 </dev/null & echo $!";
+    Result r = shell(line);
+    return std::stoi(r.out);
+  }
+  bool wait_for_file(const std::string& name, double seconds = 10) const {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (fs::exists(dir / name)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+};
+
+bool alive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || stat[close + 2] != 'Z';
+}
+
+bool gone_within(int pid, double seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (!alive(pid)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !alive(pid);
+}
+
+int wait_exit(int pid, double seconds) {
+  gone_within(pid, seconds);
+  return alive(pid) ? -1 : 0;
+}
+
+const char* kHead = "version: 1\nname: t\n";
+
+}  // namespace
+
+TEST_CASE("sequence by default; independent steps overlap with -j2 and not with -j1") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: a
+        idempotent: true
+        run: echo a >> order
+      - id: b
+        idempotent: true
+        run: echo b >> order
+      - id: slow1
+        needs: []
+        idempotent: true
+        run: echo start1 >> trace; sleep 0.6; echo end1 >> trace
+      - id: slow2
+        needs: []
+        idempotent: true
+        run: echo start2 >> trace; sleep 0.6; echo end2 >> trace
+)");
+  Result r = sb.run({"run", sb.pb(), "-j", "2"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("order") == "a\nb\n");
+  auto trace = lines(sb.read("trace"));
+  REQUIRE(trace.size() == 4);
+  CHECK(trace[0].rfind("start", 0) == 0);
+  CHECK(trace[1].rfind("start", 0) == 0);  // both started before either ended
+
+  fs::remove(sb.dir / "trace");
+  r = sb.run({"run", sb.pb(), "-j", "1"});
+  CHECK(r.code == 0);
+  trace = lines(sb.read("trace"));
+  REQUIRE(trace.size() == 4);
+  CHECK(trace[1].rfind("end", 0) == 0);
+}
+
+TEST_CASE("if, done_if, preconditions (not retried), verify, retries with backoff") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(inputs:
+  flag: {type: bool, default: false}
+phases:
+  - id: p
+    steps:
+      - id: skipped
+        if: ${{ inputs.flag }}
+        idempotent: true
+        run: touch should-not-exist
+      - id: done
+        done_if: "true"
+        run: touch should-not-exist-either
+      - id: flaky
+        needs: []
+        retry: {attempts: 3, delay: 100ms, backoff: 2}
+        idempotent: true
+        run: |
+          n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count
+          test $n -ge 3
+      - id: guarded
+        needs: []
+        retry: {attempts: 3, delay: 100ms}
+        preconditions:
+          - run: test -f missing-file
+            message: missing-file is not there
+        idempotent: true
+        run: touch should-not-run
+      - id: verified
+        needs: []
+        idempotent: true
+        run: echo hi
+        verify: test -f never-there
+)");
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 1);
+  CHECK(!sb.exists("should-not-exist"));
+  CHECK(!sb.exists("should-not-exist-either"));
+  CHECK(!sb.exists("should-not-run"));
+  CHECK(sb.step("skipped")["status"] == "skipped");
+  CHECK(sb.step("skipped")["reason"] == "condition");
+  CHECK(sb.step("done")["reason"] == "done");
+  CHECK(sb.step("flaky")["status"] == "succeeded");
+  CHECK(sb.step("flaky")["attempts"] == 3);
+  CHECK(sb.read("count") == "3\n");
+  CHECK(sb.step("guarded")["status"] == "failed");
+  CHECK(sb.step("guarded")["attempts"] == 1);
+  CHECK(sb.step("guarded")["message"] == "precondition failed: missing-file is not there");
+  CHECK(sb.step("verified")["status"] == "failed");
+  CHECK(sb.step("verified")["message"].get<std::string>().find("verify failed") == 0);
+  CHECK(r.out.find("Step guarded failed") != std::string::npos);
+  CHECK(r.out.find("resume") != std::string::npos);
+}
+
+TEST_CASE("a timeout kills the step's whole process group") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: hang
+        timeout: 1s
+        idempotent: true
+        run: |
+          sleep 300 &
+          echo $! > child.pid
+          sleep 300
+)");
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 1);
+  CHECK(sb.step("hang")["message"] == "timed out after 1.0s");
+  int child = std::stoi(sb.read("child.pid"));
+  CHECK(gone_within(child, 3));
+}
+
+TEST_CASE("outputs flow to later steps and survive a resume; for_each binds item") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: make
+        idempotent: true
+        run: echo "sha=abc123" >> "$RELENGINE_OUTPUT"
+      - id: each
+        for_each: [x, y]
+        idempotent: true
+        run: echo "${{ item }} $RELENGINE_ITEM ${{ steps.make.outputs.sha }}" >> items
+      - id: gate
+        manual: check
+      - id: late
+        idempotent: true
+        run: echo "${{ steps.make.outputs.sha }} ${{ steps.each[y].status }}" > late
+)");
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 3);
+  CHECK(sb.read("items") == "x x abc123\ny y abc123\n");
+  CHECK(sb.step("make")["outputs"]["sha"] == "abc123");
+  std::string run_id = sb.status()["id"];
+  r = sb.run({"approve", run_id, "gate", "--note", "looked fine"});
+  CHECK(r.code == 0);
+  r = sb.run({"resume"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("late") == "abc123 succeeded\n");
+  CHECK(sb.step("gate")["approval"]["note"] == "looked fine");
+  CHECK(sb.step("make")["attempts"] == 1);  // not repeated by the resume
+}
+
+TEST_CASE("gates: pause with the approve command, auto-approve, irreversible needs --yes") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: gate
+        manual: Ask an admin to lock main
+      - id: push
+        irreversible: true
+        idempotent: true
+        run: touch pushed
+)");
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 3);
+  std::string id = sb.status()["id"];
+  CHECK(r.out.find("relengine --state-dir " + sb.state() + " approve " + id + " gate") != std::string::npos);
+  CHECK(sb.status()["status"] == "paused");
+  CHECK(sb.run({"status"}).code == 3);
+  CHECK(sb.run({"approve", id, "push"}).code == 2);  // not waiting yet
+  CHECK(sb.run({"approve", id, "nope"}).code == 2);
+  CHECK(sb.run({"approve", "no-such-run", "gate"}).code == 4);
+
+  r = sb.run({"run", sb.pb(), "--auto-approve"});
+  CHECK(r.code == 3);  // the gate passes, the irreversible step still needs --yes
+  CHECK(sb.step("gate")["approval"]["auto"] == true);
+  CHECK(sb.step("push")["status"] == "waiting");
+  CHECK(!sb.exists("pushed"));
+  r = sb.run({"resume", "--yes"});
+  CHECK(r.code == 0);
+  CHECK(sb.exists("pushed"));
+}
+
+TEST_CASE("resume after a fix, after an edit of a succeeded step, with a changed input, and --rerun-phase") {
+  Sandbox sb;
+  auto text = [](const std::string& second, const std::string& first_cmd) {
+    return std::string(kHead) + "inputs:\n  v: {default: one}\nphases:\n  - id: p\n    steps:\n"
+           "      - id: first\n        idempotent: true\n        run: " + first_cmd + "\n"
+           "      - id: second\n        idempotent: true\n        run: " + second + "\n"
+           "  - id: q\n    steps:\n      - id: third\n        idempotent: true\n        run: echo ${{ inputs.v }} >> third\n";
+  };
+  sb.playbook(text("exit 3", "echo first >> first"));
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 1);
+  CHECK(sb.step("third")["status"] == "cancelled");
+
+  sb.playbook(text("echo fixed >> second", "echo first >> first"));  // the fix
+  r = sb.run({"resume"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("first") == "first\n");  // not repeated
+  CHECK(sb.read("second") == "fixed\n");
+  CHECK(sb.read("third") == "one\n");
+
+  sb.playbook(text("echo fixed >> second", "echo first-edited >> first"));  // an edit of a succeeded step
+  r = sb.run({"resume"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("first (changed since it ran)") != std::string::npos);
+  CHECK(sb.read("first") == "first\nfirst-edited\n");
+  CHECK(sb.read("second") == "fixed\n");
+
+  r = sb.run({"resume", "--set", "v=two"});  // a changed input reruns the steps that use it
+  CHECK(r.code == 0);
+  CHECK(sb.read("third") == "one\ntwo\n");
+  CHECK(sb.read("second") == "fixed\n");
+
+  r = sb.run({"resume", "--rerun-phase", "p"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("second") == "fixed\nfixed\n");
+  CHECK(sb.read("third") == "one\ntwo\ntwo\n");  // downstream of the phase, with the recorded input
+  CHECK(sb.status()["inputs"]["v"] == "two");
+}
+
+TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; resume does each effect once") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: one
+        done_if: grep -qx one ledger
+        run: echo one >> ledger
+      - id: two
+        done_if: grep -qx two ledger
+        run: |
+          echo two >> ledger
+          sleep 300 &
+          echo $! > bg.pid
+          echo $$ > fg.pid
+          sleep 300
+      - id: three
+        done_if: grep -qx three ledger
+        run: echo three >> ledger
+)");
+  write(sb.dir / "ledger", "");
+  int engine = sb.spawn({"run", sb.pb()});
+  REQUIRE(sb.wait_for_file("fg.pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int bg = std::stoi(sb.read("bg.pid"));
+  int fg = std::stoi(sb.read("fg.pid"));
+  CHECK(alive(bg));
+  ::kill(engine, SIGKILL);
+  CHECK(gone_within(bg, 5));
+  CHECK(gone_within(fg, 5));
+  CHECK(sb.step("two")["status"] == "running");
+  CHECK(sb.status()["status"] == "interrupted");  // its driver is dead
+  Result r = sb.run({"resume"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("ledger") == "one\ntwo\nthree\n");
+  CHECK(sb.step("two")["reason"] == "done");
+}
+
+TEST_CASE("SIGTERM stops running steps, records them interrupted and exits 130") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: long
+        idempotent: true
+        run: echo $$ > fg.pid; sleep 300
+)");
+  int engine = sb.spawn({"run", sb.pb()});
+  REQUIRE(sb.wait_for_file("fg.pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(engine, SIGTERM);
+  CHECK(wait_exit(engine, 8) == 0);
+  CHECK(gone_within(std::stoi(sb.read("fg.pid")), 2));
+  CHECK(sb.step("long")["status"] == "interrupted");
+  CHECK(sb.status()["status"] == "interrupted");
+  CHECK(sb.run({"status"}).code == 130);
+  CHECK(sb.read("bg.out").find("interrupted") != std::string::npos);
+}
+
+TEST_CASE("a second driver of a live run gets exit 4 naming pid and host") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: long
+        idempotent: true
+        run: touch started; sleep 300
+)");
+  int engine = sb.spawn({"run", sb.pb()});
+  REQUIRE(sb.wait_for_file("started"));
+  Result r = sb.run({"resume"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("is being driven by pid " + std::to_string(engine) + " on host ") != std::string::npos);
+  ::kill(engine, SIGTERM);
+  wait_exit(engine, 8);
+}
+
+TEST_CASE("a corrupt or foreign state.db gets exit 4 and is left byte-identical") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'true', idempotent: true}\n");
+  REQUIRE(sb.run({"run", sb.pb()}).code == 0);
+  fs::path db = fs::path(sb.state()) / "state.db";
+  // Corrupt the middle of the database file.
+  std::string bytes = slurp(db);
+  REQUIRE(bytes.size() > 4096);
+  for (std::size_t i = 100; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+  write(db, bytes);
+  for (std::vector<std::string> args : {std::vector<std::string>{"status"}, {"runs"}, {"resume"}, {"run", sb.pb()}}) {
+    CAPTURE(args[0]);
+    Result r = sb.run(args);
+    CHECK(r.code == 4);
+    CHECK(r.err.find("state.db") != std::string::npos);
+    CHECK(slurp(db) == bytes);
+  }
+  write(db, "this is not a database at all, just text, but long enough to look like a header.......");
+  Result r = sb.run({"status"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("is not a readable relengine state database") != std::string::npos);
+}
+
+TEST_CASE("no runs, unknown run: exit 4 with a next step") {
+  Sandbox sb;
+  Result r = sb.run({"status"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("relengine run PLAYBOOK") != std::string::npos);
+  r = sb.run({"resume", "nope"});
+  CHECK(r.code == 4);
+  CHECK(sb.run({"runs", "--json"}).out == "[]\n");
+}
+
+TEST_CASE("secrets never reach the state directory or the console") {
+  Sandbox sb;
+  const std::string secret = "s3cr3t-T0ken-value";
+  sb.playbook(std::string(kHead) + R"(inputs:
+  token: {secret: true, env: TEST_TOKEN}
+phases:
+  - id: p
+    steps:
+      - id: leak
+        idempotent: true
+        env: {TOKEN: "${{ inputs.token }}"}
+        run: |
+          echo "the token is $TOKEN"
+          echo "tok=$TOKEN" >> "$RELENGINE_OUTPUT"
+)");
+  Result r = sb.run({"-v", "run", sb.pb()}, "TEST_TOKEN=" + secret);
+  CHECK(r.code == 0);
+  CHECK(r.out.find(secret) == std::string::npos);
+  CHECK(r.out.find("the token is ***") != std::string::npos);
+  Result grep = shell("grep -rl " + quote(secret) + " " + quote(sb.state()) + " || true");
+  CHECK(grep.out.empty());
+  std::string id = sb.status()["id"];
+  CHECK(sb.run({"logs", id, "leak"}).out.find("the token is ***") != std::string::npos);
+  CHECK(sb.step("leak")["outputs"]["tok"] == "***");
+}
+
+TEST_CASE("continue_on_error, cancelled downstream, independent branches finish; locks serialize") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: soft
+        continue_on_error: true
+        idempotent: true
+        run: exit 1
+      - id: after-soft
+        idempotent: true
+        run: touch after-soft
+      - id: hard
+        needs: []
+        idempotent: true
+        run: exit 1
+      - id: after-hard
+        idempotent: true
+        run: touch after-hard
+      - id: l1
+        needs: []
+        lock: repo
+        idempotent: true
+        run: echo s1 >> locktrace; sleep 0.3; echo e1 >> locktrace
+      - id: l2
+        needs: []
+        lock: repo
+        idempotent: true
+        run: echo s2 >> locktrace; sleep 0.3; echo e2 >> locktrace
+)");
+  Result r = sb.run({"run", sb.pb(), "-j", "4"});
+  CHECK(r.code == 1);
+  CHECK(sb.exists("after-soft"));
+  CHECK(!sb.exists("after-hard"));
+  CHECK(sb.step("after-hard")["status"] == "cancelled");
+  auto trace = lines(sb.read("locktrace"));
+  REQUIRE(trace.size() == 4);
+  CHECK(trace[0].substr(1) == trace[1].substr(1));  // s1 e1 or s2 e2: never interleaved
+}
+
+TEST_CASE("--dry-run renders everything and writes nothing; status and runs speak JSON") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'touch made', idempotent: true}\n");
+  Result r = sb.run({"run", sb.pb(), "--dry-run"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("$ touch made") != std::string::npos);
+  CHECK(!sb.exists("made"));
+  CHECK(!fs::exists(sb.state()));
+  REQUIRE(sb.run({"run", sb.pb()}).code == 0);
+  auto runs = json::parse(sb.run({"runs", "--json"}).out);
+  REQUIRE(runs.size() == 1);
+  for (const char* k : {"id", "playbook", "status", "started", "finished"}) CHECK(runs[0].contains(k));
+  auto st = sb.status();
+  for (const char* k : {"id", "playbook", "status", "inputs", "steps"}) CHECK(st.contains(k));
+  for (const char* k : {"id", "phase", "status", "reason", "attempts", "started", "finished", "exit_code", "outputs", "message"})
+    CHECK(st["steps"][0].contains(k));
+  CHECK(st["steps"][0]["exit_code"] == 0);
+}
