@@ -12,8 +12,7 @@
 #include <boost/process/args.hpp>
 #include <boost/process/async_pipe.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
+#include <boost/process/extend.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/start_dir.hpp>
@@ -92,11 +91,17 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   impl_->on_exit = std::move(on_exit);
   std::vector<std::string> args = {"__supervise", std::to_string(getpid()), std::to_string(spec.grace_seconds), "--"};
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
-  bp::environment env;
-  for (const auto& [k, v] : spec.env) env[k] = v;
+  // The environment is handed to execve directly: Boost 1.74's basic_environment reads past
+  // the end of its strings when looking a name up (found by ASan).
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   std::error_code ec;
-  impl_->child = bp::child(bp::exe = self_exe(), bp::args = args, bp::env = env, bp::start_dir = spec.workdir,
-                           bp::std_in < bp::null, (bp::std_out & bp::std_err) > impl_->pipe, ec);
+  impl_->child = bp::child(bp::exe = self_exe(), bp::args = args, bp::start_dir = spec.workdir, bp::std_in < bp::null,
+                           (bp::std_out & bp::std_err) > impl_->pipe,
+                           bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }), ec);
   if (ec) {
     impl_->exited = impl_->eof = true;
     impl_->status = {127, false, "cannot start the command: " + ec.message()};
