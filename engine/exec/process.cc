@@ -29,13 +29,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string& supervisor_binary() {
+  static std::string path;
+  return path;
+}
+
 std::string self_exe() {
+  if (!supervisor_binary().empty()) return supervisor_binary();
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
   return ec ? std::string("relengine") : p.string();
 }
 
 }  // namespace
+
+void set_supervisor_binary(const std::string& path) { supervisor_binary() = path; }
 
 struct ProcessGroup::Impl {
   boost::asio::io_context& io;

@@ -56,4 +56,7 @@ class ProcessGroup {
 // The supervisor's main: relengine __supervise ENGINE_PID GRACE_SECONDS -- PROGRAM ARGS...
 int supervise_main(int argc, char** argv);
 
+// The binary that provides `__supervise`: this executable unless set (unit tests set it).
+void set_supervisor_binary(const std::string& path);
+
 }  // namespace relengine::exec

@@ -228,22 +228,26 @@ std::string double_quoted(const std::string& v) {
 }
 
 // Are the two documents equal everywhere but at `skip` (a node of `b`)?
-bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& skip_a, const YAML::Node& skip_b) {
-  if (a.is(skip_a) && b.is(skip_b)) return true;
+// `skipped` counts the places the target appears: more than one means it is aliased, and
+// the edit would change the other places too.
+bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& skip_a, const YAML::Node& skip_b,
+                 int& skipped) {
+  if (a.is(skip_a) && b.is(skip_b)) return ++skipped == 1;
   if (a.Type() != b.Type()) return false;
   switch (a.Type()) {
     case YAML::NodeType::Scalar: return a.Scalar() == b.Scalar() && a.Tag() == b.Tag();
     case YAML::NodeType::Sequence:
       if (a.size() != b.size()) return false;
       for (std::size_t i = 0; i < a.size(); ++i)
-        if (!same_except(a[i], b[i], skip_a, skip_b)) return false;
+        if (!same_except(a[i], b[i], skip_a, skip_b, skipped)) return false;
       return true;
     case YAML::NodeType::Map: {
       if (a.size() != b.size()) return false;
       auto ia = a.begin();
       auto ib = b.begin();
       for (; ia != a.end(); ++ia, ++ib)
-        if (!same_except(ia->first, ib->first, skip_a, skip_b) || !same_except(ia->second, ib->second, skip_a, skip_b))
+        if (!same_except(ia->first, ib->first, skip_a, skip_b, skipped) ||
+            !same_except(ia->second, ib->second, skip_a, skip_b, skipped))
           return false;
       return true;
     }
@@ -316,8 +320,9 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
   }
   YAML::Node changed;
   std::string ignored;
+  int skipped = 0;
   if (!find(after, segs, changed, ignored) || !changed.IsScalar() || changed.Scalar() != value ||
-      !same_except(root, after, target, changed)) {
+      !same_except(root, after, target, changed, skipped)) {
     out.error = "refusing to write: the edit would change more than '" + key_path + "'";
     return out;
   }

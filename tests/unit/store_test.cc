@@ -1,0 +1,179 @@
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "state/store.h"
+
+using namespace relengine::state;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  Dir() {
+    std::string tmpl = (fs::temp_directory_path() / "relengine-store-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~Dir() { fs::remove_all(path); }
+};
+
+RunRecord sample_run(const std::string& id, const std::string& started) {
+  RunRecord r;
+  r.id = id;
+  r.playbook = "p.yaml";
+  r.playbook_path = "/abs/p.yaml";
+  r.playbook_hash = "h";
+  r.name = "demo";
+  r.inputs = {{"version", "v1"}};
+  r.started = started;
+  return r;
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("runs and steps round-trip; events are journaled in order") {
+  Dir d;
+  auto store = RunStore::open(d.path.string(), true);
+  StepRecord a;
+  a.id = "tag[api]";
+  a.step = "tag";
+  a.phase = "cut";
+  a.order = 1;
+  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a});
+  store.create_run(sample_run("r2", "2026-01-02T00:00:00.000Z"), {});
+  CHECK(store.latest_run()->id == "r2");
+  CHECK(store.runs().size() == 2);
+  a.status = "succeeded";
+  a.attempts = 2;
+  a.exit_code = 0;
+  a.outputs = {{"sha", "abc"}};
+  a.approved_by = "ann";
+  store.save_step("r1", a, "succeeded", "done");
+  auto steps = store.steps("r1");
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].status == "succeeded");
+  CHECK(steps[0].outputs.at("sha") == "abc");
+  CHECK(*steps[0].exit_code == 0);
+  CHECK(steps[0].approved_by == "ann");
+  auto events = store.events("r1");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].transition == "run started");
+  CHECK(events[1].transition == "succeeded");
+  CHECK(events[1].attempt == 2);
+  auto run = store.find_run("r1");
+  CHECK(run->inputs.at("version") == "v1");
+  store.set_run_status("r1", "failed", true);
+  CHECK(store.find_run("r1")->status == "failed");
+  CHECK(!store.find_run("r1")->finished.empty());
+  store.remove_step("r1", "tag[api]");
+  CHECK(store.steps("r1").empty());
+  CHECK(!store.find_run("nope"));
+}
+
+TEST_CASE("the database is in WAL mode with synchronous=FULL and a schema version") {
+  Dir d;
+  { auto store = RunStore::open(d.path.string(), true); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == RunStore::kSchemaVersion);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_CASE("a state file from a newer relengine is refused and left as it is") {
+  Dir d;
+  { auto store = RunStore::open(d.path.string(), true); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='99' WHERE key='schema_version'", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  std::string before = read_all(d.path / "state.db");
+  CHECK_THROWS_WITH_AS(RunStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"), StateError);
+  CHECK(read_all(d.path / "state.db") == before);
+}
+
+TEST_CASE("a state file truncated at any point is refused or read, never crashes, never rewritten") {
+  Dir d;
+  {
+    auto store = RunStore::open(d.path.string(), true);
+    std::vector<StepRecord> steps;
+    for (int i = 0; i < 50; ++i) {
+      StepRecord s;
+      s.id = "s" + std::to_string(i);
+      s.step = s.id;
+      s.phase = "p";
+      steps.push_back(s);
+    }
+    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), steps);
+  }
+  {  // fold the WAL into the main file so the file alone is the database
+    sqlite3* db = nullptr;
+    sqlite3_open((d.path / "state.db").c_str(), &db);
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  std::string whole = read_all(d.path / "state.db");
+  REQUIRE(whole.size() > 4096);
+  int refused = 0, opened = 0;
+  for (std::size_t cut = 0; cut < whole.size(); cut += whole.size() / 64 + 1) {
+    Dir t;
+    { std::ofstream(t.path / "state.db", std::ios::binary) << whole.substr(0, cut); }
+    std::string before = read_all(t.path / "state.db");
+    try {
+      auto store = RunStore::open(t.path.string(), false);
+      store.runs();
+      ++opened;
+    } catch (const StateError&) {
+      ++refused;
+    }
+    if (cut > 0) CHECK(read_all(t.path / "state.db") == before);
+  }
+  CHECK(refused > 0);
+}
+
+TEST_CASE("leases: a live owner is named, a dead one is taken over") {
+  Dir d;
+  auto store = RunStore::open(d.path.string(), true);
+  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  store.acquire_lease("r1");
+  CHECK(store.find_run("r1")->lease_pid == getpid());
+  store.acquire_lease("r1");  // the same process may take it again
+  store.release_lease("r1");
+  CHECK(store.find_run("r1")->lease_pid == 0);
+
+  // A live process of this host (pid 1) holds it: refused, naming pid and host.
+  sqlite3* db = nullptr;
+  sqlite3_open((d.path / "state.db").c_str(), &db);
+  std::string sql = "UPDATE runs SET lease_pid=1, lease_host='" + host_name() + "', lease_start=" +
+                    std::to_string(process_start_time(1)) + " WHERE id='r1'";
+  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  CHECK_THROWS_WITH_AS(store.acquire_lease("r1"), doctest::Contains("is being driven by pid 1 on host"), StateError);
+  // A pid that no longer exists: taken over.
+  sqlite3_exec(db, "UPDATE runs SET lease_pid=999999, lease_start=0 WHERE id='r1'", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  store.acquire_lease("r1");
+  CHECK(store.find_run("r1")->lease_pid == getpid());
+}
+
+TEST_CASE("opening without create in an empty directory says how to start") {
+  Dir d;
+  CHECK_THROWS_WITH_AS(RunStore::open((d.path / "none").string(), false), doctest::Contains("relengine run PLAYBOOK"),
+                       StateError);
+}

@@ -1,0 +1,177 @@
+// yaml.set conformance: every folder under tests/yaml_set/ holds input.yaml, key, value and
+// either expected.yaml (the exact bytes after the edit) or error (a fragment of the message).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "exec/actions/yaml_edit.h"
+
+using namespace relengine::exec::actions;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Lines that differ between two texts (same line count assumed).
+int changed_lines(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= s.size(); ++i)
+      if (i == s.size() || s[i] == '\n') out.push_back(s.substr(start, i - start)), start = i + 1;
+    return out;
+  };
+  auto la = split(a), lb = split(b);
+  if (la.size() != lb.size()) return -1;
+  int n = 0;
+  for (std::size_t i = 0; i < la.size(); ++i) n += la[i] != lb[i];
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("yaml.set conformance table") {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(fs::path(TESTS_DIR) / "yaml_set"))
+    if (e.is_directory()) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  REQUIRE(dirs.size() >= 25);
+  for (const auto& d : dirs) {
+    CAPTURE(d.filename().string());
+    std::string input = slurp(d / "input.yaml");
+    auto r = yaml_set_text(input, slurp(d / "key"), slurp(d / "value"));
+    if (fs::exists(d / "expected.yaml")) {
+      std::string expected = slurp(d / "expected.yaml");
+      CAPTURE(r.error);
+      CHECK(r.kind != YamlEdit::Kind::Failed);
+      std::string got = r.kind == YamlEdit::Kind::Unchanged ? input : r.text;
+      CHECK(got == expected);
+      if (expected == input) CHECK(r.kind == YamlEdit::Kind::Unchanged);
+      else CHECK(changed_lines(input, got) == 1);
+    } else {
+      CHECK(r.kind == YamlEdit::Kind::Failed);
+      CHECK(r.error.find(slurp(d / "error")) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("key paths") {
+  std::vector<KeySegment> segs;
+  std::string err;
+  REQUIRE(parse_key_path("images[name=cloud-api-adaptor].newTag", segs, err));
+  REQUIRE(segs.size() == 3);
+  CHECK(segs[1].kind == KeySegment::Kind::Select);
+  CHECK(segs[1].value == "cloud-api-adaptor");
+  REQUIRE(parse_key_path("a[0][1].\"x.y\"", segs, err));
+  CHECK(segs.size() == 4);
+  CHECK(segs[3].key == "x.y");
+  CHECK(!parse_key_path("", segs, err));
+  CHECK(!parse_key_path("a.", segs, err));
+  CHECK(!parse_key_path("a[", segs, err));
+  CHECK(!parse_key_path("a[x]", segs, err));
+  CHECK(!parse_key_path("\"open", segs, err));
+}
+
+// The peer pods versions.yaml shape: top-level cloudimg, tools, git, oci; comment lines
+// between sections; trailing comments; a quoted tag that must stay a string.
+const char* kVersions = R"(---
+# Sources for a base cloud os images
+cloudimg:
+  ubuntu:
+    noble:
+      amd64:
+        url: https://cloud-images.ubuntu.com/releases/noble/x.img
+        checksum: "sha256:28d2f9df"
+tools:
+  golang: 1.25.7
+  helm:
+    version: v4.0.4
+# Referenced Git repositories
+git:
+  coco-operator:
+    url: https://github.com/confidential-containers/operator
+    reference: main
+    config: default
+  kata-containers:
+    url: https://github.com/kata-containers/kata-containers
+    reference: 3.24.0
+  kbs:
+    url: https://github.com/confidential-containers/trustee
+    reference: f342a12115c67ea3af769fcd57e450f569ff7377
+# If a tag is given it will attempt to pull the oci image by tag. if a
+# reference is specified the corresponding tag will be constructed using
+# the reference and suffixes like architecture or tee.
+oci:
+  pause:
+    registry: registry.k8s.io/pause
+    tag: "3.9"
+  kata-containers:
+    registry: ghcr.io/kata-containers/cached-artefacts
+    reference: 17472f3f10c83a8626ea2bde8c4d4868f6ee95b4 # v3.25.0
+  guest-components:
+    registry: ghcr.io/confidential-containers/guest-components
+    reference: 5574c4945a5ba4523c7b3a5ff1c53ace58d12b77
+)";
+
+TEST_CASE("the peer pods versions.yaml: each key the release touches is a one-line edit") {
+  struct Edit {
+    const char* key;
+    const char* value;
+    const char* line;
+  };
+  const Edit edits[] = {
+      {"oci.guest-components.reference", "aaaa", "    reference: aaaa"},
+      {"git.kbs.reference", "bbbb", "    reference: bbbb"},
+      {"oci.kata-containers.reference", "cccc", "    reference: cccc # v3.25.0"},
+      {"git.kata-containers.reference", "3.26.0", "    reference: 3.26.0"},
+      {"git.coco-operator.reference", "v0.17.0", "    reference: v0.17.0"},
+      {"git.coco-operator.config", "release", "    config: release"},
+      {"oci.pause.tag", "3.10", "    tag: \"3.10\""},
+  };
+  for (const auto& e : edits) {
+    CAPTURE(e.key);
+    auto r = yaml_set_text(kVersions, e.key, e.value);
+    REQUIRE(r.kind == YamlEdit::Kind::Changed);
+    CHECK(changed_lines(kVersions, r.text) == 1);
+    CHECK(r.text.find(std::string("\n") + e.line + "\n") != std::string::npos);
+  }
+  // And back: pin then restore gives the original bytes.
+  auto pinned = yaml_set_text(kVersions, "git.coco-operator.reference", "v0.17.0");
+  auto restored = yaml_set_text(pinned.text, "git.coco-operator.reference", "main");
+  CHECK(restored.text == kVersions);
+}
+
+TEST_CASE("the real files in ../shared/fixtures, when present, edit in one line") {
+  fs::path fixtures = fs::path(TESTS_DIR) / ".." / ".." / "shared" / "fixtures" / "cloud-api-adaptor";
+  if (!fs::exists(fixtures)) return;
+  struct Case {
+    const char* file;
+    const char* key;
+  };
+  const Case cases[] = {
+      {"versions-v0.18.0.yaml", "git.kbs.reference"},
+      {"versions-v0.18.0.yaml", "oci.kata-containers.reference"},
+      {"versions-v0.18.0.yaml", "git.coco-operator.reference"},
+      {"versions-v0.10.0.yaml", "git.kata-containers.reference"},
+      {"kustomization.yaml", "images[name=cloud-api-adaptor].newTag"},
+      {"kustomization-docker-v0.18.0-pinned.yaml", "images[name=cloud-api-adaptor].newTag"},
+      {"kustomization-libvirt-v0.18.0-pinned.yaml", "images[name=cloud-api-adaptor].newTag"},
+      {"CITATION-v0.17.0.cff", "version"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    CAPTURE(c.key);
+    std::string text = slurp(fixtures / c.file);
+    auto r = yaml_set_text(text, c.key, "0123456789abcdef");
+    REQUIRE(r.kind == YamlEdit::Kind::Changed);
+    CHECK(changed_lines(text, r.text) == 1);
+    if (std::string(c.key).find("newTag") != std::string::npos)
+      CHECK(r.text.find("# change image if needed") != std::string::npos);
+  }
+}
