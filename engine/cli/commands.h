@@ -50,6 +50,8 @@ int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vec
 int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note);
 int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json);
 int cmd_runs(const GlobalOptions& g, bool json);
+int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,
+              const std::string& output);
 int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step);
 
 }  // namespace relengine::cli

@@ -103,6 +103,14 @@ int run(int argc, char** argv) {
   logs->add_option("RUN_ID", run_id, "The run")->required();
   logs->add_option("STEP", step, "The step")->required();
 
+  std::string format = "ascii", output;
+  auto* graph = app.add_subcommand("graph", "Draw the step graph, with a run's state");
+  graph->add_option("PLAYBOOK", playbook, "The playbook file")->required();
+  graph->add_option("--run", run_id, "Show this run's state ('latest' for the most recent)");
+  graph->add_option("--format", format, "ascii (default), dot, mermaid, svg or html")
+      ->check(CLI::IsMember({"ascii", "dot", "mermaid", "svg", "html"}));
+  graph->add_option("-o,--output", output, "Write to FILE instead of stdout")->type_name("FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -126,6 +134,7 @@ int run(int argc, char** argv) {
   if (status->parsed()) return cli::cmd_status(g, run_id, json);
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);
+  if (graph->parsed()) return cli::cmd_graph(g, playbook, run_id, format, output);
   return cli::kBadInput;
 }
 

@@ -135,6 +135,16 @@ class Driver {
     }
     jobs_ = opt.jobs > 0 ? opt.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     log_dir_ = fs::path(store_.dir()) / "logs" / run_.id;
+    // $RELENGINE_OUTPUT files live outside the state directory (a step may write a secret
+    // there; only masked values are stored), in a private directory removed at the end.
+    std::string tmpl = (fs::temp_directory_path() / "relengine-outputs-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) output_dir_ = tmpl;
+    else output_dir_ = log_dir_;
+  }
+
+  ~Driver() {
+    std::error_code ec;
+    if (output_dir_ != log_dir_) fs::remove_all(output_dir_, ec);
   }
 
   int drive() {
@@ -369,7 +379,7 @@ class Driver {
     std::error_code ec;
     fs::create_directories(dir, ec);
     n.log_file = dir / ("attempt-" + std::to_string(n.rec.attempts) + ".log");
-    n.output_file = dir / ("attempt-" + std::to_string(n.rec.attempts) + ".output");
+    n.output_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".output");
     save(n, "running");  // committed before anything runs
     n.log.open(n.log_file, std::ios::trunc);
     std::ofstream(n.output_file, std::ios::trunc).close();
@@ -544,6 +554,8 @@ class Driver {
       }
       n.rec.outputs[line.substr(0, eq)] = prep_.inputs.mask(line.substr(eq + 1));
     }
+    std::error_code ec;
+    fs::remove(n.output_file, ec);
   }
 
   void end_attempt(Node& n) {
@@ -653,17 +665,17 @@ class Driver {
       }
     }
     finished_ = true;
+    // A failure outranks a waiting gate: the run cannot finish until it is fixed anyway.
+    bool real_failure = any_cancelled();
+    for (auto v : failed_)
+      if (!nodes_[v].step->continue_on_error) real_failure = true;
     std::string status;
-    if (!waiting_.empty()) {
+    if (real_failure) {
+      status = "failed";
+      exit_code_ = render_error_ ? kBad : kFailed;
+    } else if (!waiting_.empty()) {
       status = "paused";
       exit_code_ = kPaused;
-    } else if (!failed_.empty() || any_cancelled()) {
-      bool real_failure = false;
-      for (auto v : failed_)
-        if (!nodes_[v].step->continue_on_error) real_failure = true;
-      real_failure = real_failure || any_cancelled();
-      status = real_failure ? "failed" : "succeeded";
-      exit_code_ = real_failure ? (render_error_ ? kBad : kFailed) : kOk;
     } else {
       status = "succeeded";
       exit_code_ = kOk;
@@ -692,15 +704,16 @@ class Driver {
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);
     console_.summary(all);
     std::string flag = state_dir_flag(opt_);
-    if (status == "paused") {
-      std::cout << "\nRun " << run_.id << " is paused: waiting for approval of\n";
+    if (!waiting_.empty()) {
+      std::cout << "\nRun " << run_.id << (status == "paused" ? " is paused: waiting" : " also waits") << " for approval of\n";
       for (auto v : waiting_) {
         const Node& n = nodes_[v];
         std::cout << "  " << n.rec.id << ": " << n.rec.message << "\n"
                   << "    relengine" << flag << " approve " << run_.id << " " << n.rec.id << " --note \"...\"\n";
       }
-      std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
-    } else if (status == "failed") {
+      if (status == "paused") std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
+    }
+    if (status == "failed") {
       for (auto v : failed_) {
         const Node& n = nodes_[v];
         std::cout << "\nStep " << n.rec.id << " failed: " << n.rec.message << "\n";
@@ -709,7 +722,7 @@ class Driver {
         if (!n.log_file.empty()) std::cout << "  (full log: relengine" << flag << " logs " << run_.id << " " << n.rec.id << ")\n";
       }
       std::cout << "\nFix the cause, then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
-    } else if (!opt_.quiet) {
+    } else if (status == "succeeded" && !opt_.quiet) {
       std::cout << "\nRun " << run_.id << " " << status << ".\n";
     }
   }
@@ -815,6 +828,7 @@ class Driver {
   std::vector<graph::Vertex> failed_;
   std::vector<std::unique_ptr<ProcessGroup>> graveyard_;
   fs::path log_dir_;
+  fs::path output_dir_;
   int jobs_ = 1;
   int running_ = 0;
   int retrying_ = 0;

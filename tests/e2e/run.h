@@ -58,10 +58,11 @@ class TempDir {
   fs::path path_;
 };
 
-// Runs a shell command line; `env` entries (NAME=VALUE) are prepended.
+// Runs a shell command line (all of it redirected), capturing stdout and stderr.
 inline Result shell(const std::string& command) {
   TempDir tmp;
-  std::string line = command + " >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string()) + " </dev/null";
+  std::string line = "{ " + command + "\n} >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string()) +
+                     " </dev/null";
   int status = std::system(line.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
