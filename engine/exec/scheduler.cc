@@ -1053,7 +1053,15 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     std::cout << "Resuming run " << run->id << " (" << run->name << ", " << run->status << ")\n";
     for (const auto& id : removed) std::cout << "  drop " << id << " (no longer in the playbook)\n";
     if (to_run.empty()) std::cout << "  nothing left to run\n";
-    for (const auto& [id, why] : to_run) std::cout << "  run  " << id << " (" << why << ")\n";
+    std::size_t not_started = 0;
+    for (const auto& [id, why] : to_run) {
+      if (why == "pending") {
+        ++not_started;
+        continue;
+      }
+      std::cout << "  run  " << id << " (" << why << ")\n";
+    }
+    if (not_started) std::cout << "  then " << not_started << " step" << (not_started == 1 ? "" : "s") << " not started yet\n";
     if (opt.dry_run) return kOk;
 
     for (const auto& id : removed) store.remove_step(run->id, id);
