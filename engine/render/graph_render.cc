@@ -240,7 +240,8 @@ bool render_svg(const GraphModel& m, std::string& svg, std::string& error) {
   boost::asio::io_context io;
   std::future<std::string> out, err;
   std::error_code ec;
-  bp::child c(dot, "-Tsvg", bp::std_in < boost::asio::buffer(text.str()), bp::std_out > out, bp::std_err > err, io, ec);
+  const std::string input = text.str();  // must outlive the asynchronous write below
+  bp::child c(dot, "-Tsvg", bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, io, ec);
   if (ec) {
     error = "cannot run dot: " + ec.message();
     return false;
