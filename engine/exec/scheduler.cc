@@ -1020,6 +1020,8 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
         why = "new step";
         r.status = ps.selected ? "pending" : "skipped";
         r.reason = ps.selected ? "" : "selection";
+      } else if (!ps.selected) {
+        r.status = "skipped", r.reason = "selection", r.message = ps.unselected_reason;
       } else if (rerun.count(ps.vertex)) {
         why = "rerun";
         r.approved_by.clear(), r.approved_at.clear(), r.approval_note.clear(), r.auto_approved = false;
