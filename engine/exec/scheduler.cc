@@ -1067,12 +1067,14 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     if (opt.dry_run) return kOk;
 
     for (const auto& id : removed) store.remove_step(run->id, id);
+    std::vector<std::pair<StepRecord, std::string>> batch;  // one transaction, not one fsync per step
     for (const auto& r : records) {
       auto it = recorded.find(r.id);
-      if (it == recorded.end()) store.save_step(run->id, r, "added");
-      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) store.save_step(run->id, r, "reset");
-      else store.add_step(run->id, r);
+      if (it == recorded.end()) batch.emplace_back(r, "added");
+      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.emplace_back(r, "reset");
+      else if (it->second.order != r.order) batch.emplace_back(r, "");
     }
+    store.save_steps(run->id, batch);
     store.update_run_inputs(run->id, prep.inputs.public_values(), content_hash(pb->source));
     store.set_run_status(run->id, "running", false);
     Driver driver(store, prep, *run, records, opt);

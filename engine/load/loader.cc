@@ -25,7 +25,7 @@ model::Node to_model_node(const YAML::Node& node) {
   } else if (node.IsMap()) {
     out.kind = model::Node::Kind::Map;
     for (auto it = node.begin(); it != node.end(); ++it)
-      out.entries.emplace_back(it->first.IsScalar() ? it->first.Scalar() : "", to_model_node(it->second));
+      out.entries.push_back({it->first.IsScalar() ? it->first.Scalar() : "", to_model_node(it->second)});
   } else if (node.IsScalar()) {
     out.scalar = node.Scalar();
     out.plain = is_plain(node);

@@ -29,12 +29,18 @@ struct Text {
 // scalars keep their text and whether they were plain (unquoted).
 struct Node {
   enum class Kind { Scalar, List, Map };
+  struct Entry;  // a map entry (key, value); a named struct so Node may hold Node
   Kind kind = Kind::Scalar;
   std::string scalar;
   bool plain = false;  // an unquoted scalar: `true`/`3` read as bool/int
   std::vector<Node> items;
-  std::vector<std::pair<std::string, Node>> entries;
+  std::vector<Entry> entries;
   Mark mark;
+};
+
+struct Node::Entry {
+  std::string first;  // the key
+  Node second;        // the value
 };
 
 enum class InputType { String, Bool, Int };

@@ -410,6 +410,18 @@ void RunStore::save_step(const std::string& run_id, const StepRecord& st, const 
   tx.commit();
 }
 
+void RunStore::save_steps(const std::string& run_id, const std::vector<std::pair<StepRecord, std::string>>& steps) {
+  Transaction tx(db_);
+  std::string now = now_rfc3339();
+  for (const auto& [st, transition] : steps) {
+    add_step(run_id, st);
+    if (transition.empty()) continue;
+    Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt) VALUES (?, ?, ?, ?, ?)");
+    e.bind(1, run_id).bind(2, st.id).bind(3, now).bind(4, transition).bind(5, st.attempts).step();
+  }
+  tx.commit();
+}
+
 void RunStore::remove_step(const std::string& run_id, const std::string& step_id) {
   Transaction tx(db_);
   Statement s(db_, "DELETE FROM steps WHERE run_id = ? AND id = ?");
