@@ -271,6 +271,8 @@ class Parser {
       const Expr& pattern = *e->args[1];
       if (pattern.kind != Expr::Kind::Literal || !pattern.literal.is_string())
         throw ExprError{"matches() takes its regular expression as a string literal", pattern.offset};
+      if (auto problem = regex_problem(pattern.literal.str()))
+        throw ExprError{"invalid regular expression: " + *problem, pattern.offset};
       try {
         std::regex re(pattern.literal.str(), std::regex::ECMAScript);
       } catch (const std::regex_error& err) {
@@ -569,6 +571,16 @@ TemplateResult parse_template(std::string_view text) {
   }
   if (pos < text.size()) out.tmpl.parts.push_back({false, std::string(text.substr(pos)), pos, 0});
   return out;
+}
+
+std::optional<std::string> regex_problem(std::string_view pattern) {
+  if (pattern.size() > 4096) return std::string("the regular expression is longer than 4096 characters");
+  std::size_t run = 0;
+  for (char c : pattern) {
+    run = std::isdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
+    if (run > 6) return std::string("the regular expression has a number of more than 6 digits");
+  }
+  return std::nullopt;
 }
 
 bool shell_safe(std::string_view value) {

@@ -123,6 +123,11 @@ RenderResult render(std::string_view text, const Scope& scope, RenderMode mode);
 // plain scalars without ${{ }} keep their YAML type).
 RenderResult render_node(const model::Node& node, const Scope& scope, RenderMode mode);
 
+// Why std::regex must not compile this ECMAScript pattern, or nullopt: libstdc++ overflows
+// (undefined behaviour) on long numbers in back-references and counted repetitions (found by
+// fuzzing), so numbers of more than 6 digits and patterns over 4096 characters are refused.
+std::optional<std::string> regex_problem(std::string_view pattern);
+
 // A value may be pasted into shell text: ^[A-Za-z0-9._/:@%+=,~^-]*$
 bool shell_safe(std::string_view value);
 

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "expr/expr.h"
@@ -206,7 +207,10 @@ class Builder {
       Text pattern = text(spec, "pattern");
       if (pattern.given) {
         in.pattern = pattern;
-        try {
+        if (auto problem = expr::regex_problem(pattern.value)) {
+          error(pattern.mark, "invalid regular expression in 'pattern': " + *problem);
+          in.pattern.reset();
+        } else try {
           std::regex re(pattern.value, std::regex::ECMAScript);
         } catch (const std::regex_error& e) {
           error(pattern.mark, "invalid regular expression in 'pattern': " + std::string(e.what()));
@@ -586,9 +590,62 @@ class Checker {
 
 }  // namespace
 
+namespace {
+
+// yaml-cpp 0.7 can loop forever on some malformed inputs (found by fuzzing: a stray ',' in block
+// context makes LoadAll emit nodes until memory runs out). A first pass with this handler counts
+// the parser's events and stops it when there are far more events than the text could hold.
+class EventBudget : public YAML::EventHandler {
+ public:
+  explicit EventBudget(std::size_t limit) : limit_(limit) {}
+  void OnDocumentStart(const YAML::Mark&) override { spend(); }
+  void OnDocumentEnd() override { spend(); }
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { spend(); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { spend(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { spend(); }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    spend();
+  }
+  void OnSequenceEnd() override { spend(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    spend();
+  }
+  void OnMapEnd() override { spend(); }
+  struct Stop {};
+
+ private:
+  void spend() {
+    if (++events_ > limit_) throw Stop{};
+  }
+  std::size_t limit_;
+  std::size_t events_ = 0;
+};
+
+bool parses_within_budget(const std::string& source) {
+  std::istringstream in(source);
+  YAML::Parser parser(in);
+  EventBudget budget(4 * source.size() + 64);
+  try {
+    while (parser.HandleNextDocument(budget)) {
+    }
+  } catch (const EventBudget::Stop&) {
+    return false;
+  } catch (const YAML::Exception&) {
+    return true;  // a syntax error: LoadAll reports it with its position
+  }
+  return true;
+}
+
+}  // namespace
+
 LoadResult load_text(const std::string& path, const std::string& source) {
   LoadResult out;
   std::vector<YAML::Node> docs;
+  if (!parses_within_budget(source)) {
+    out.diags.error(path, {1, 1, 0}, "the YAML parser cannot make sense of this file (it does not terminate); "
+                                     "check the indentation and stray ',' or '-' characters");
+    return out;
+  }
   try {
     docs = YAML::LoadAll(source);
   } catch (const YAML::Exception& e) {

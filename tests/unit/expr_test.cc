@@ -200,3 +200,12 @@ TEST_CASE("from_node types plain scalars and keeps quoted ones as strings") {
   n.plain = false;
   CHECK(from_node(n).is_string());
 }
+
+TEST_CASE("regexes that would overflow libstdc++ are refused before compiling (fuzzer finding)") {
+  CHECK(regex_problem("^v[0-9]+$") == std::nullopt);
+  CHECK(regex_problem("a{1,999999}") == std::nullopt);
+  CHECK(regex_problem("x\\44444444444444").has_value());
+  CHECK(regex_problem("a{1,99999999999}").has_value());
+  CHECK(regex_problem(std::string(5000, 'a')).has_value());
+  CHECK(parse("matches(a, 'pendsWith\\4444444444444444444444')").error->message.find("more than 6 digits") != std::string::npos);
+}

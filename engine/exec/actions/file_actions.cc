@@ -5,6 +5,7 @@
 #include <set>
 
 #include "exec/actions/builtins.h"
+#include "expr/expr.h"
 #include "exec/actions/yaml_edit.h"
 
 namespace relengine::exec::actions {
@@ -54,6 +55,7 @@ ActionResult file_replace(const nlohmann::json& with) {
     return r;
   };
   if (pattern.empty()) return fail("'pattern' is empty");
+  if (auto problem = expr::regex_problem(pattern)) return fail("invalid regular expression '" + pattern + "': " + *problem);
   std::regex re;
   try {
     re = std::regex(pattern, std::regex::ECMAScript);
