@@ -55,12 +55,6 @@ struct Sandbox {
   }
 };
 
-bool alive(int pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  return close == std::string::npos || stat[close + 2] != 'Z';
-}
 
 bool gone_within(int pid, double seconds) {
   for (int i = 0; i < seconds * 20; ++i) {

@@ -2,6 +2,7 @@
 // its exit code, stdout and stderr; make temporary directories and files.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,14 @@ inline Result relengine(const std::vector<std::string>& args, const std::string&
   line += "env " + env + " " + quote(RELENGINE_BIN);
   for (const auto& a : args) line += " " + quote(a);
   return shell(line);
+}
+
+// Is `pid` a live process (not a zombie)?
+inline bool alive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return close == std::string::npos || stat[close + 2] != 'Z';
 }
 
 inline std::vector<std::string> lines(const std::string& text) {

@@ -23,12 +23,6 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-bool alive(int pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  return close == std::string::npos || stat[close + 2] != 'Z';
-}
 
 }  // namespace
 

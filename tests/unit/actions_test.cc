@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "exec/actions/builtins.h"
+#include "temp_dir.h"
 
 using namespace relengine::exec::actions;
 using json = nlohmann::json;
@@ -15,15 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    std::string tmpl = (fs::temp_directory_path() / "relengine-actions-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~Dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& n) const { return (path / n).string(); }
-};
+using Dir = TempDirectory;
 
 std::string slurp(const std::string& p) {
   std::ifstream in(p, std::ios::binary);

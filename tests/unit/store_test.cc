@@ -7,20 +7,14 @@
 #include <fstream>
 
 #include "state/store.h"
+#include "temp_dir.h"
 
 using namespace relengine::state;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    std::string tmpl = (fs::temp_directory_path() / "relengine-store-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~Dir() { fs::remove_all(path); }
-};
+using Dir = TempDirectory;
 
 RunRecord sample_run(const std::string& id, const std::string& started) {
   RunRecord r;

@@ -1,0 +1,22 @@
+// A fresh temporary directory for a unit test, removed with everything in it at the end.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+struct TempDirectory {
+  std::filesystem::path path;
+  explicit TempDirectory(const std::string& prefix = "relengine-unit") {
+    std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDirectory() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDirectory(const TempDirectory&) = delete;
+  TempDirectory& operator=(const TempDirectory&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
