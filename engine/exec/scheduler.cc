@@ -651,6 +651,7 @@ class Driver {
           n.rec.approved_at = state::now_rfc3339();
           n.rec.approval_note = "confirmed at the prompt";
           n.rec.status = "pending";
+          n.rec.message = "confirmed at the prompt by " + n.rec.approved_by;
           save(n, "approved", "confirmed at the prompt");
           ready_.push({position_[v], v});
           approved_any = true;

@@ -481,3 +481,34 @@ TEST_CASE("--dry-run renders everything and writes nothing; status and runs spea
     CHECK(st["steps"][0].contains(k));
   CHECK(st["steps"][0]["exit_code"] == 0);
 }
+
+TEST_CASE("on a terminal, gates and irreversible steps ask; 'y' goes on, anything else pauses") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: gate
+        manual: Is the moon full?
+      - id: push
+        irreversible: true
+        idempotent: true
+        run: touch pushed
+)");
+  // `script` gives relengine a pseudo-terminal; the answers come through it.
+  auto on_tty = [&](const std::string& answers, const std::string& args) {
+    return shell("cd " + quote(sb.dir.path().string()) + " && printf " + quote(answers) + " | script -qec " +
+                 quote(std::string(RELENGINE_BIN) + " --no-color --state-dir " + sb.state() + " " + args) + " /dev/null");
+  };
+  Result r = on_tty("y\nn\n", "run " + sb.pb());
+  CHECK(r.out.find("Is the moon full?") != std::string::npos);
+  CHECK(r.out.find("Done? [y/N]") != std::string::npos);
+  CHECK(r.out.find("Run it? [y/N]") != std::string::npos);
+  CHECK(!sb.exists("pushed"));
+  CHECK(sb.step("gate")["status"] == "succeeded");
+  CHECK(sb.step("gate")["approval"]["note"] == "confirmed at the prompt");
+  CHECK(sb.step("push")["status"] == "waiting");
+  CHECK(sb.status()["status"] == "paused");
+  r = on_tty("y\n", "resume");
+  CHECK(sb.exists("pushed"));
+  CHECK(sb.status()["status"] == "succeeded");
+}
