@@ -512,3 +512,18 @@ TEST_CASE("on a terminal, gates and irreversible steps ask; 'y' goes on, anythin
   CHECK(sb.exists("pushed"));
   CHECK(sb.status()["status"] == "succeeded");
 }
+
+TEST_CASE("a state database locked by another writer gets exit 4 and says so") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'true', idempotent: true}\n");
+  REQUIRE(sb.run({"run", sb.pb()}).code == 0);
+  std::string db = (fs::path(sb.state()) / "state.db").string();
+  // Another process holds the write lock for longer than relengine waits (5 s).
+  shell("( echo \"BEGIN IMMEDIATE; INSERT INTO meta VALUES ('lock', 'held');\"; sleep 6; echo 'ROLLBACK;' ) | sqlite3 " +
+        quote(db) + " >/dev/null 2>&1 &");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Result r = sb.run({"resume", "--rerun", "a"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("locked by another process") != std::string::npos);
+  CHECK(sb.run({"status"}).code == 0);  // readers are not blocked (WAL)
+}
