@@ -192,12 +192,26 @@ class Driver {
 
   // ---- bookkeeping ----
 
+  // Transitions are collected and committed together in one transaction (one fsync) before the
+  // engine acts on any of them: before a process starts, before the run ends, and at the end of
+  // the event being handled. A step that finishes and the step it unblocks thus share a commit.
   void save(Node& n, const std::string& transition, const std::string& message = "") {
-    store_.save_step(run_.id, n.rec, transition, message);
+    pending_.push_back({n.rec, transition, message});
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      asio::post(io_, [this] { flush(); });
+    }
     double secs = 0;
     if (n.t0.time_since_epoch().count() != 0)
       secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - n.t0).count();
     console_.transition(n.rec, secs);
+  }
+
+  void flush() {
+    flush_posted_ = false;
+    if (pending_.empty()) return;
+    store_.save_steps(run_.id, pending_);
+    pending_.clear();
   }
 
   const std::string& lock_of(const Node& n) const { return n.step->lock.value; }
@@ -448,6 +462,7 @@ class Driver {
     n.log << "==> " << label << "\n";
     n.log.flush();
     graveyard_.push_back(std::move(n.proc));
+    flush();  // the step's `running` (and whatever led to it) is durable before it acts
     n.proc = std::make_unique<ProcessGroup>(
         io_, spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
         [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
@@ -633,6 +648,7 @@ class Driver {
 
   void quiesce() {
     if (finished_) return;
+    flush();
     if (!waiting_.empty() && opt_.interactive) {
       bool approved_any = false;
       std::vector<graph::Vertex> still;
@@ -681,6 +697,7 @@ class Driver {
       status = "succeeded";
       exit_code_ = kOk;
     }
+    flush();
     store_.set_run_status(run_.id, status, status != "paused");
     store_.release_lease(run_.id);
     report(status);
@@ -761,6 +778,7 @@ class Driver {
       if (n.proc) return;
     finished_ = true;
     exit_code_ = kInterrupted;
+    flush();
     store_.set_run_status(run_.id, "interrupted", true);
     store_.release_lease(run_.id);
     std::vector<StepRecord> all;
@@ -828,6 +846,8 @@ class Driver {
   std::vector<graph::Vertex> waiting_;
   std::vector<graph::Vertex> failed_;
   std::vector<std::unique_ptr<ProcessGroup>> graveyard_;
+  std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
+  bool flush_posted_ = false;
   fs::path log_dir_;
   fs::path output_dir_;
   int jobs_ = 1;
@@ -1068,12 +1088,12 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     if (opt.dry_run) return kOk;
 
     for (const auto& id : removed) store.remove_step(run->id, id);
-    std::vector<std::pair<StepRecord, std::string>> batch;  // one transaction, not one fsync per step
+    std::vector<state::RunStore::Transition> batch;  // one transaction, not one fsync per step
     for (const auto& r : records) {
       auto it = recorded.find(r.id);
-      if (it == recorded.end()) batch.emplace_back(r, "added");
-      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.emplace_back(r, "reset");
-      else if (it->second.order != r.order) batch.emplace_back(r, "");
+      if (it == recorded.end()) batch.push_back({r, "added", ""});
+      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.push_back({r, "reset", ""});
+      else if (it->second.order != r.order) batch.push_back({r, "", ""});
     }
     store.save_steps(run->id, batch);
     store.update_run_inputs(run->id, prep.inputs.public_values(), content_hash(pb->source));

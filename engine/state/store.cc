@@ -304,7 +304,14 @@ RunStore RunStore::open(const std::string& state_dir, bool create) {
         if (rc == SQLITE_ROW && verdict != "ok") rc = SQLITE_CORRUPT;
         else if (rc == SQLITE_ROW) rc = SQLITE_OK;
       }
-      if (rc == SQLITE_OK) {
+      // A database with no tables at all is one this program began to create and was killed
+      // before its first commit: there is nothing in it to lose, so it is initialized.
+      bool empty = false;
+      if (rc == SQLITE_OK && sqlite3_prepare_v2(ro, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr) == SQLITE_OK) {
+        empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+        sqlite3_finalize(st);
+      }
+      if (rc == SQLITE_OK && !empty) {
         rc = sqlite3_prepare_v2(ro, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
         if (rc == SQLITE_OK) {
           int version = 0;
@@ -410,14 +417,16 @@ void RunStore::save_step(const std::string& run_id, const StepRecord& st, const 
   tx.commit();
 }
 
-void RunStore::save_steps(const std::string& run_id, const std::vector<std::pair<StepRecord, std::string>>& steps) {
+void RunStore::save_steps(const std::string& run_id, const std::vector<Transition>& steps) {
+  if (steps.empty()) return;
   Transaction tx(db_);
   std::string now = now_rfc3339();
-  for (const auto& [st, transition] : steps) {
-    add_step(run_id, st);
-    if (transition.empty()) continue;
-    Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt) VALUES (?, ?, ?, ?, ?)");
-    e.bind(1, run_id).bind(2, st.id).bind(3, now).bind(4, transition).bind(5, st.attempts).step();
+  for (const auto& t : steps) {
+    add_step(run_id, t.step);
+    if (t.transition.empty()) continue;
+    Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)");
+    e.bind(1, run_id).bind(2, t.step.id).bind(3, now).bind(4, t.transition).bind(5, t.step.attempts).bind(6, t.message);
+    e.step();
   }
   tx.commit();
 }

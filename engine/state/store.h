@@ -97,9 +97,14 @@ class RunStore {
   void save_step(const std::string& run_id, const StepRecord& step, const std::string& transition,
                  const std::string& message = "");
   void add_step(const std::string& run_id, const StepRecord& step);
-  // Many steps in one transaction (resume's reconciliation): each (record, transition) is
-  // written, with an event when the transition is not empty.
-  void save_steps(const std::string& run_id, const std::vector<std::pair<StepRecord, std::string>>& steps);
+  // Many step transitions in one transaction (one fsync): each record is written, with an event
+  // when its transition is not empty.
+  struct Transition {
+    StepRecord step;
+    std::string transition;
+    std::string message;
+  };
+  void save_steps(const std::string& run_id, const std::vector<Transition>& steps);
   void remove_step(const std::string& run_id, const std::string& step_id);
   void set_run_status(const std::string& run_id, const std::string& status, bool finished);
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,

@@ -67,7 +67,8 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
       orphan = shell("pgrep -f " + quote(pattern) + " >/dev/null").code == 0;
       if (orphan) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    CHECK_MESSAGE(!orphan, "a step process survived the engine's SIGKILL in round " << round);
+    CHECK_MESSAGE(!orphan, "a step process survived the engine's SIGKILL in round " << round << ":\n"
+                               << shell("pgrep -af " + quote(pattern)).out);
   }
   Result r;
   for (int i = 0; i < 5; ++i) {

@@ -171,3 +171,10 @@ TEST_CASE("opening without create in an empty directory says how to start") {
   CHECK_THROWS_WITH_AS(RunStore::open((d.path / "none").string(), false), doctest::Contains("relengine run PLAYBOOK"),
                        StateError);
 }
+
+TEST_CASE("a database left empty by a crash during creation is initialized, not refused") {
+  Dir d;
+  { std::ofstream(fs::path(d.path) / "state.db"); }  // zero bytes: created, never written
+  auto store = RunStore::open(d.path.string(), false);
+  CHECK(store.runs().empty());
+}
