@@ -204,16 +204,16 @@ bool expects_scalar(const json* s) {
 // (pattern, enum) on a map and throw. In a copy of the document, such nodes become empty
 // scalars; the loader reports them ("must be a string, not a map").
 void blank_misplaced_collections(YAML::Node node, const json* schema, std::vector<std::string>& context,
-                                 std::set<std::vector<std::string>>& blanked) {
+                                 std::set<std::vector<std::string>>& blanked, bool apply) {
   schema = resolve(schema);
   if (!schema) return;
   auto visit = [&](YAML::Node child, const json* sub, const std::string& segment, auto&& replace) {
     context.push_back("[" + segment + "]");
     if ((child.IsMap() || child.IsSequence()) && expects_scalar(resolve(sub))) {
       blanked.insert(context);
-      replace();
+      if (apply) replace();
     } else {
-      blank_misplaced_collections(child, sub, context, blanked);
+      blank_misplaced_collections(child, sub, context, blanked, apply);
     }
     context.pop_back();
   };
@@ -334,10 +334,17 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
 void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags) {
   valijson::Validator validator(valijson::Validator::kWeakTypes);
   valijson::ValidationResults results;
-  YAML::Node copy = YAML::Clone(root);
+  // A first, read-only pass finds the misplaced collections; the document is copied (to be
+  // blanked there) only when there are some, which is rare: copying 10,000 steps is not free.
   std::vector<std::string> context{"<root>"};
   std::set<std::vector<std::string>> blanked;  // the loader reports these itself
-  blank_misplaced_collections(copy, &compiled().document, context, blanked);
+  blank_misplaced_collections(root, &compiled().document, context, blanked, false);
+  YAML::Node copy = root;
+  if (!blanked.empty()) {
+    copy.reset(YAML::Clone(root));  // reset: operator= would write into root itself
+    blanked.clear();
+    blank_misplaced_collections(copy, &compiled().document, context, blanked, true);
+  }
   std::set<std::pair<int, int>> reported;  // one message per node
   valijson::adapters::YamlCppAdapter target(copy);
   try {
