@@ -226,14 +226,11 @@ int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::strin
       std::cerr << "\n";
       return kBadInput;
     }
-    fs::path dir = fs::path(g.state_dir) / "logs" / run->id / step;
+    fs::path dir = fs::path(g.state_dir) / "logs" / run->id;
     std::vector<std::pair<int, fs::path>> logs;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      std::string name = e.path().filename().string();
-      if (name.rfind("attempt-", 0) == 0 && e.path().extension() == ".log")
-        logs.emplace_back(std::atoi(name.c_str() + 8), e.path());
-    }
+    const auto& rec = *std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
+    for (int n = 1; n <= rec.attempts; ++n)
+      if (auto path = exec::log_path(dir, step, n); fs::exists(path)) logs.emplace_back(n, path);
     std::sort(logs.begin(), logs.end());
     if (logs.empty()) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
     for (const auto& [n, path] : logs) {

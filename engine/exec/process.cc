@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdint>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/args.hpp>
@@ -15,6 +17,7 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
+#include <boost/process/posix.hpp>
 #include <boost/process/start_dir.hpp>
 #include <cerrno>
 #include <cmath>
@@ -36,7 +39,7 @@ std::string& supervisor_binary() {
 
 // The small `relengine-supervise` next to this binary when it is there (it starts in a fraction
 // of the time: no libraries to load), else this binary's `__supervise` mode.
-std::string self_exe() {
+std::string supervisor_exe() {
   if (!supervisor_binary().empty()) return supervisor_binary();
   static const std::string found = [] {
     std::error_code ec;
@@ -48,6 +51,65 @@ std::string self_exe() {
   return found;
 }
 
+// The write end of the supervisor's pipe (see supervisor.cc), started with the first command.
+// Close-on-exec: only the engine and its children between vfork and execve hold it, so the
+// supervisor reads end of file exactly when the engine is gone.
+int supervisor_fd() {
+  static int fd = [] {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    std::vector<std::string> args;
+    if (fs::path(supervisor_exe()).filename() != "relengine-supervise") args.push_back("__supervise");
+    args.push_back("--groups");
+    std::error_code ec;
+    int in = p[0];
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    bp::child sup(bp::exe = supervisor_exe(), bp::args = args, bp::std_out > bp::null, bp::std_err > bp::null,
+                  bp::extend::on_exec_setup([in](auto&) {
+                    ::dup2(in, 0);  // dup2 clears close-on-exec on 0
+                    ::close_range(3, ~0U, 0);  // nothing of the engine's: no step's output pipe
+                    ::setpgid(0, 0);  // out of the engine's group: a Ctrl-C is not for it
+                  }),
+                  ec);
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    ::close(p[0]);
+    if (ec) {
+      ::close(p[1]);
+      return -1;
+    }
+    sup.detach();  // it outlives the engine by design; init reaps it
+    return p[1];
+  }();
+  return fd;
+}
+
+void tell_supervisor(int32_t message) {
+  int fd = supervisor_fd();
+  if (fd < 0) return;
+  while (::write(fd, &message, sizeof message) < 0 && errno == EINTR) {
+  }
+}
+
+// PATH lookup as execvp does it, in the engine (the vforked child must not allocate), with the
+// command's own PATH.
+std::string find_program(const std::string& name, const std::map<std::string, std::string>& env) {
+  if (name.empty() || name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  std::string path = it != env.end() ? it->second : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+
 }  // namespace
 
 void set_supervisor_binary(const std::string& path) { supervisor_binary() = path; }
@@ -56,6 +118,8 @@ struct ProcessGroup::Impl {
   boost::asio::io_context& io;
   bp::async_pipe pipe;
   bp::child child;
+  pid_t group = -1;
+  double grace = 5;
   OutputHandler on_output;
   ExitHandler on_exit;
   std::array<char, 8192> buffer{};
@@ -64,8 +128,9 @@ struct ProcessGroup::Impl {
   bool reported = false;
   ExitStatus status;
   boost::asio::steady_timer drain_timer;
+  boost::asio::steady_timer grace_timer;
 
-  explicit Impl(boost::asio::io_context& io_) : io(io_), pipe(io_), drain_timer(io_) {}
+  explicit Impl(boost::asio::io_context& io_) : io(io_), pipe(io_), drain_timer(io_), grace_timer(io_) {}
 
   void read() {
     pipe.async_read_some(boost::asio::buffer(buffer), [this](const boost::system::error_code& ec, std::size_t n) {
@@ -77,6 +142,16 @@ struct ProcessGroup::Impl {
       }
       read();
     });
+  }
+
+  // The command is done, or must be: nothing of its group survives it, and the supervisor
+  // forgets the group only once it is gone.
+  void end_group() {
+    if (group <= 0) return;
+    ::kill(-group, SIGKILL);
+    tell_supervisor(-group);
+    group = -1;
+    grace_timer.cancel();
   }
 
   void maybe_report() {
@@ -101,11 +176,10 @@ struct ProcessGroup::Impl {
 
 ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec, OutputHandler on_output,
                            ExitHandler on_exit)
-    : impl_(std::make_unique<Impl>(io)) {
+    : impl_((supervisor_fd(), std::make_unique<Impl>(io))) {  // the supervisor first: it must not inherit our pipe
   impl_->on_output = std::move(on_output);
   impl_->on_exit = std::move(on_exit);
-  std::vector<std::string> args = {"__supervise", std::to_string(getpid()), std::to_string(spec.grace_seconds), "--"};
-  args.insert(args.end(), spec.argv.begin(), spec.argv.end());
+  impl_->grace = spec.grace_seconds;
   // The environment is handed to execve directly: Boost 1.74's basic_environment reads past
   // the end of its strings when looking a name up (found by ASan).
   std::vector<std::string> env_strings;
@@ -113,34 +187,87 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
+  std::string program = spec.argv.empty() ? std::string() : find_program(spec.argv[0], spec.env);
+  std::vector<std::string> args(spec.argv.begin() + (spec.argv.empty() ? 0 : 1), spec.argv.end());
+  int sup = supervisor_fd();
+  if (sup < 0) {
+    impl_->exited = impl_->eof = true;
+    impl_->status = {127, false, "cannot start relengine-supervise (it kills a step's processes if the engine dies)"};
+    boost::asio::post(io, [impl = impl_.get()] { impl->maybe_report(); });
+    return;
+  }
+  // vfork, not fork: the child borrows the engine's address space until execve instead of copying
+  // its page tables (the largest kernel cost per step in the profile, docs/PERFORMANCE.md). The
+  // borrowed child must not run the engine's signal handlers: every signal is blocked from before
+  // vfork, the child resets every disposition (its own copy) and restores the mask just before
+  // execve, and the parent restores its mask as soon as vfork returns. Between vfork and execve
+  // the child only makes system calls: its own group, then that group's id to the supervisor,
+  // so no process of the command can exist before the supervisor knows its group.
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const std::string failed = "relengine: cannot run " + (spec.argv.empty() ? std::string() : spec.argv[0]) + ": ";
   std::error_code ec;
-  impl_->child = bp::child(bp::exe = self_exe(), bp::args = args, bp::start_dir = spec.workdir, bp::std_in < bp::null,
-                           (bp::std_out & bp::std_err) > impl_->pipe,
-                           bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }), ec);
+  impl_->child = bp::child(
+      bp::exe = program, bp::args = args, bp::start_dir = spec.workdir, bp::std_in < bp::null,
+      (bp::std_out & bp::std_err) > impl_->pipe, bp::posix::use_vfork,
+      bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
+      bp::extend::on_exec_setup([sup, &before, &failed](auto& exec) {
+        ::setpgid(0, 0);
+        int32_t self = static_cast<int32_t>(::getpid());
+        while (::write(sup, &self, sizeof self) < 0 && errno == EINTR) {
+        }
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; ++s)
+          if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+        ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        // None of the engine's descriptors reach the command (the state database, another step's
+        // output pipe, which would otherwise stay open until this command ends).
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        ::execve(exec.exe, exec.cmd_line, exec.env);
+        // Like a shell: 127 and the reason on the command's own output.
+        const char* why = ::strerrordesc_np(errno);
+        [[maybe_unused]] auto ignored = ::write(2, failed.data(), failed.size()) + ::write(2, why, std::strlen(why)) +
+                                        ::write(2, "\n", 1);
+        int32_t gone = -self;
+        ignored = ::write(sup, &gone, sizeof gone);
+        ::_exit(127);
+      }),
+      ec);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (ec) {
     impl_->exited = impl_->eof = true;
     impl_->status = {127, false, "cannot start the command: " + ec.message()};
     boost::asio::post(io, [impl = impl_.get()] { impl->maybe_report(); });
     return;
   }
+  impl_->group = impl_->child.id();
   impl_->read();
 }
 
 ProcessGroup::~ProcessGroup() {
-  if (impl_ && impl_->child.valid() && !impl_->exited) {
+  if (!impl_) return;
+  if (impl_->child.valid() && !impl_->exited) {
     std::error_code ec;
-    ::kill(impl_->child.id(), SIGUSR1);
+    ::kill(-impl_->child.id(), SIGKILL);
     impl_->child.wait(ec);
   }
-  if (impl_ && impl_->child.valid()) impl_->child.detach();
+  impl_->end_group();
+  if (impl_->child.valid()) impl_->child.detach();
 }
 
 void ProcessGroup::terminate() {
-  if (!impl_->exited && impl_->child.valid()) ::kill(impl_->child.id(), SIGTERM);
+  if (impl_->exited || impl_->group <= 0 || impl_->grace_timer.expiry() > std::chrono::steady_clock::now()) return;
+  ::kill(-impl_->group, SIGTERM);
+  impl_->grace_timer.expires_after(std::chrono::milliseconds(static_cast<long>(impl_->grace * 1000)));
+  impl_->grace_timer.async_wait([impl = impl_.get()](const boost::system::error_code& ec) {
+    if (!ec && impl->group > 0) ::kill(-impl->group, SIGKILL);
+  });
 }
 
 void ProcessGroup::kill() {
-  if (!impl_->exited && impl_->child.valid()) ::kill(impl_->child.id(), SIGUSR1);
+  if (!impl_->exited && impl_->group > 0) ::kill(-impl_->group, SIGKILL);
 }
 
 void ProcessGroup::check_exit() {
@@ -148,6 +275,7 @@ void ProcessGroup::check_exit() {
   std::error_code ec;
   if (impl_->child.running(ec)) return;
   impl_->exited = true;
+  impl_->end_group();  // background processes do not outlive their step
   int raw = impl_->child.native_exit_code();
   impl_->status.code = WIFEXITED(raw) ? WEXITSTATUS(raw) : WIFSIGNALED(raw) ? 128 + WTERMSIG(raw) : 1;
   impl_->maybe_report();

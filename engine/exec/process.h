@@ -1,8 +1,9 @@
-// One child command in its own process group, under a small supervising process
-// (`relengine __supervise`) that kills the whole group when the command ends, when asked
-// (terminate: TERM then KILL after a grace period; kill: KILL now), and when the engine
-// dies, even by SIGKILL (PR_SET_PDEATHSIG). Output arrives through one pipe on the engine's
-// io_context. Used by the scheduler for every shell command and built-in action.
+// One child command in its own process group. The engine kills the whole group when the command
+// ends (background processes do not outlive their step) and when asked (terminate: TERM then
+// KILL after a grace period; kill: KILL now); one supervising process per engine
+// (`relengine-supervise`, see supervisor.cc) kills it when the engine dies, even by SIGKILL.
+// Output arrives through one pipe on the engine's io_context. Used by the scheduler for every
+// shell command and built-in action.
 #pragma once
 
 #include <sys/types.h>
@@ -43,7 +44,7 @@ class ProcessGroup {
 
   void terminate();  // graceful: TERM to the group, KILL after the grace period
   void kill();       // KILL the group now (timeouts)
-  // To be called when SIGCHLD arrives: reaps the supervisor if it has exited.
+  // To be called when SIGCHLD arrives: reaps the command if it has exited.
   void check_exit();
   bool finished() const;
   pid_t pid() const;
@@ -53,10 +54,12 @@ class ProcessGroup {
   std::unique_ptr<Impl> impl_;
 };
 
-// The supervisor's main: relengine __supervise ENGINE_PID GRACE_SECONDS -- PROGRAM ARGS...
+// The supervisor's main: relengine-supervise --groups (or relengine __supervise --groups), with
+// the engine's pipe as stdin.
 int supervise_main(int argc, char** argv);
 
-// The binary that provides `__supervise`: this executable unless set (unit tests set it).
+// The supervisor binary: relengine-supervise next to this executable, or this executable's
+// `__supervise` mode, unless set (unit tests set it).
 void set_supervisor_binary(const std::string& path);
 
 }  // namespace relengine::exec

@@ -137,9 +137,19 @@ class Driver {
     log_dir_ = fs::path(store_.dir()) / "logs" / run_.id;
     // $RELENGINE_OUTPUT files live outside the state directory (a step may write a secret
     // there; only masked values are stored), in a private directory removed at the end.
-    std::string tmpl = (fs::temp_directory_path() / "relengine-outputs-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) output_dir_ = tmpl;
-    else output_dir_ = log_dir_;
+    // Preferably in /dev/shm: memory only (a secret never reaches a disk) and creating a file
+    // there costs no filesystem journal work, once per attempt.
+    output_dir_ = log_dir_;
+    std::error_code ec;
+    for (const fs::path& base : {fs::path("/dev/shm"), fs::temp_directory_path(ec)}) {
+      if (base.empty() || access(base.c_str(), W_OK | X_OK) != 0) continue;
+      std::string tmpl = (base / "relengine-outputs-XXXXXX").string();
+      if (mkdtemp(tmpl.data())) {
+        output_dir_ = tmpl;
+        break;
+      }
+    }
+    fs::create_directories(log_dir_, ec);
   }
 
   ~Driver() {
@@ -389,10 +399,11 @@ class Driver {
     if (n.rec.started.empty() || n.attempts_here == 1) n.rec.started = state::now_rfc3339();
     n.t0 = std::chrono::steady_clock::now();
     n.timed_out = false;
-    fs::path dir = log_dir_ / n.rec.id;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    n.log_file = dir / ("attempt-" + std::to_string(n.rec.attempts) + ".log");
+    n.log_file = log_path(log_dir_, n.rec.id, n.rec.attempts);
+    if (n.rec.id.find('/') != std::string::npos) {  // a for_each item such as src/cloud-api-adaptor
+      std::error_code ec;
+      fs::create_directories(n.log_file.parent_path(), ec);
+    }
     n.output_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".output");
     save(n, "running");  // committed before anything runs
     n.log.open(n.log_file, std::ios::trunc);
@@ -890,6 +901,10 @@ bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Pla
 }
 
 }  // namespace
+
+std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const std::string& step, int attempt) {
+  return run_log_dir / (step + ".attempt-" + std::to_string(attempt) + ".log");
+}
 
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
               const RunOptions& opt) {

@@ -3,6 +3,7 @@
 // `run` starts a run; `resume` continues one exactly where it stopped. Used by the CLI.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct ResumeRequest {
   std::vector<std::string> rerun;         // --rerun STEP
   std::vector<std::string> rerun_phases;  // --rerun-phase PHASE
 };
+
+// Where a step attempt's log lives: RUN_LOG_DIR/STEP.attempt-N.log (one file per attempt, no
+// directory per step: a file creation is the costly part of starting a short step).
+std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const std::string& step, int attempt);
 
 // Exit codes as in SPEC §1.
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,

@@ -1,105 +1,77 @@
-// The per-step supervisor: starts a command in its own process group and kills the whole group
-// when the command ends, on request, or when the engine dies. Depends on libc only, so that the
-// small `relengine-supervise` binary (built from this file) starts fast.
+// The supervisor: one small process per engine that kills the process groups of every running
+// command when the engine goes away, however it goes (kill -9 included). The engine starts each
+// command in a group of its own; before the command's program is executed, the child writes its
+// group id into the supervisor's stdin (a pipe whose write end only the engine and such children
+// hold). When the engine ends a group itself, it writes the negated id. End of file means the
+// engine is gone: every group still registered is killed. Depends on libc only, so that the
+// `relengine-supervise` binary built from this file starts fast.
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include "exec/process.h"
 
 namespace relengine::exec {
 
+namespace {
+
+// The registered groups: a small open-addressing set would do, but the number running at once is
+// the -j of the run, so a flat array with linear search is simplest and fast enough.
+struct Groups {
+  static constexpr int kMax = 4096;
+  int32_t id[kMax];
+  int n = 0;
+
+  void add(int32_t g) {
+    if (n < kMax) id[n++] = g;
+    else ::kill(-g, SIGKILL);  // cannot track it: better never to leave it behind
+  }
+  void remove(int32_t g) {
+    for (int i = 0; i < n; ++i)
+      if (id[i] == g) {
+        id[i] = id[--n];
+        return;
+      }
+  }
+};
+
+}  // namespace
 
 int supervise_main(int argc, char** argv) {
-  // argv: relengine __supervise ENGINE_PID GRACE -- PROGRAM ARGS...
-  if (argc < 6 || std::string(argv[4]) != "--") {
-    std::fprintf(stderr, "relengine __supervise: internal use only\n");
+  // argv: relengine-supervise --groups   (or relengine __supervise --groups); stdin: the pipe
+  if (argc < 2 || std::strcmp(argv[argc - 1], "--groups") != 0) {
+    std::fprintf(stderr, "relengine-supervise: internal use only\n");
     return 125;
   }
-  pid_t engine = static_cast<pid_t>(std::atol(argv[2]));
-  double grace = std::atof(argv[3]);
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, s);
-  sigset_t old;
-  sigprocmask(SIG_BLOCK, &set, &old);
-  // When the engine dies, however it dies, the kernel sends us SIGUSR2.
-  prctl(PR_SET_PDEATHSIG, SIGUSR2);
-  if (getppid() != engine) return 125;  // the engine is already gone
-
-  pid_t child = fork();
-  if (child < 0) {
-    std::fprintf(stderr, "relengine: cannot fork: %s\n", std::strerror(errno));
-    return 127;
-  }
-  if (child == 0) {
-    setpgid(0, 0);
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    execvp(argv[5], argv + 5);
-    std::fprintf(stderr, "relengine: cannot run %s: %s\n", argv[5], std::strerror(errno));
-    _exit(127);
-  }
-  setpgid(child, child);  // also here, so the group exists before we might signal it
-
-  bool killing = false;
-  timespec deadline{};
-  bool have_deadline = false;
-  int status = 0;
+  // Ctrl-C, a closed terminal or a TERM sent to the engine's process group are for the engine;
+  // this process only ends when the engine is gone.
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) signal(s, SIG_IGN);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);  // the engine starts us with every signal blocked
+  static Groups groups;
+  int32_t buf[256];
+  size_t have = 0;  // bytes in buf
   while (true) {
-    int sig;
-    if (have_deadline) {
-      timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      double left = (deadline.tv_sec - now.tv_sec) + (deadline.tv_nsec - now.tv_nsec) / 1e9;
-      if (left <= 0) {
-        ::kill(-child, SIGKILL);
-        have_deadline = false;
-        continue;
-      }
-      timespec wait{static_cast<time_t>(left), static_cast<long>((left - std::floor(left)) * 1e9)};
-      siginfo_t info;
-      sig = sigtimedwait(&set, &info, &wait);
-      if (sig < 0) continue;  // timeout or EINTR: loop re-checks the deadline
-    } else {
-      siginfo_t info;
-      sig = sigwaitinfo(&set, &info);
-      if (sig < 0) continue;
+    ssize_t r = read(0, reinterpret_cast<char*>(buf) + have, sizeof buf - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;  // the engine is gone (or the pipe broke): same thing
+    have += static_cast<size_t>(r);
+    size_t whole = have / sizeof(int32_t);
+    for (size_t i = 0; i < whole; ++i) {
+      if (buf[i] > 0) groups.add(buf[i]);
+      else if (buf[i] < 0) groups.remove(-buf[i]);
     }
-    if (sig == SIGCHLD) {
-      pid_t r = waitpid(child, &status, WNOHANG);
-      if (r == child) break;
-      continue;
-    }
-    if (sig == SIGUSR1 || sig == SIGUSR2) {
-      ::kill(-child, SIGKILL);
-      killing = true;
-      continue;
-    }
-    // SIGTERM / SIGINT / SIGHUP: ask nicely, then insist after the grace period.
-    if (!killing && !have_deadline) {
-      ::kill(-child, SIGTERM);
-      clock_gettime(CLOCK_MONOTONIC, &deadline);
-      deadline.tv_sec += static_cast<time_t>(grace);
-      deadline.tv_nsec += static_cast<long>((grace - std::floor(grace)) * 1e9);
-      if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec += 1, deadline.tv_nsec -= 1000000000L;
-      have_deadline = true;
-    }
+    size_t rest = have % sizeof(int32_t);
+    std::memmove(buf, reinterpret_cast<char*>(buf) + whole * sizeof(int32_t), rest);
+    have = rest;
   }
-  // The command is done; whatever it left running in its group goes with it.
-  ::kill(-child, SIGKILL);
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  for (int i = 0; i < groups.n; ++i) ::kill(-groups.id[i], SIGKILL);
+  return 0;
 }
 
 }  // namespace relengine::exec

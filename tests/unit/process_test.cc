@@ -1,9 +1,15 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <fstream>
+#include <sstream>
 
 #include "exec/process.h"
 
@@ -79,4 +85,103 @@ TEST_CASE("a program that does not exist fails with 127 and says so") {
   REQUIRE(o.done);
   CHECK(o.status.code == 127);
   CHECK(o.output.find("cannot run /no/such/program") != std::string::npos);
+}
+
+TEST_CASE("a command starts clean: no engine descriptor, no blocked or ignored signal") {
+  // The engine ignores SIGPIPE and blocks every signal around vfork; a descriptor it opened
+  // without close-on-exec must not reach the command either.
+  signal(SIGPIPE, SIG_IGN);
+  int leaked = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leaked > 2);
+  auto o = run({"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; ls /proc/self/fd"});
+  ::close(leaked);
+  signal(SIGPIPE, SIG_DFL);
+  REQUIRE(o.done);
+  CHECK(o.status.code == 0);
+  CHECK(o.output.find("SigBlk:\t0000000000000000") != std::string::npos);
+  CHECK(o.output.find("SigIgn:\t0000000000000000") != std::string::npos);
+  // ls sees 0, 1, 2 and the directory it is reading (3), nothing more.
+  std::istringstream lines(o.output.substr(o.output.find("SigIgn")));
+  std::string line;
+  std::getline(lines, line);
+  std::vector<int> fds;
+  while (std::getline(lines, line)) fds.push_back(std::atoi(line.c_str()));
+  CHECK(fds == std::vector<int>{0, 1, 2, 3});
+}
+
+namespace {
+
+bool running(pid_t pid) {  // alive and not a zombie waiting for init
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("background processes do not outlive their command") {
+  auto o = run({"sh", "-c", "sleep 30 & echo $!"});
+  REQUIRE(o.done);
+  CHECK(o.status.code == 0);
+  pid_t bg = std::atoi(o.output.c_str());
+  REQUIRE(bg > 0);
+  for (int i = 0; i < 100 && running(bg); ++i) ::usleep(10000);
+  CHECK_FALSE(running(bg));
+}
+
+namespace {
+
+// A process group of its own running `sleep 30`, not a child of the supervisor under test.
+pid_t sleeping_group() {
+  pid_t p = ::fork();
+  if (p == 0) {
+    ::setpgid(0, 0);
+    ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::setpgid(p, p);
+  return p;
+}
+
+bool gone(pid_t p) {
+  for (int i = 0; i < 300; ++i) {
+    int st;
+    if (::waitpid(p, &st, WNOHANG) == p) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the supervisor kills the registered groups, and only those, when the engine's pipe closes") {
+  for (const char* bin : {SUPERVISE_BIN, RELENGINE_BIN}) {
+    CAPTURE(bin);
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);  // as the engine's: the groups must not hold it
+    pid_t sup = ::fork();
+    if (sup == 0) {
+      ::dup2(p[0], 0);
+      ::close(p[0]);
+      ::close(p[1]);
+      if (std::string(bin) == RELENGINE_BIN) ::execl(bin, bin, "__supervise", "--groups", static_cast<char*>(nullptr));
+      else ::execl(bin, bin, "--groups", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(p[0]);
+    pid_t kept = sleeping_group(), killed = sleeping_group(), also_killed = sleeping_group();
+    int32_t msgs[] = {kept, killed, -kept, also_killed};
+    REQUIRE(::write(p[1], msgs, sizeof msgs) == static_cast<ssize_t>(sizeof msgs));
+    ::usleep(50000);
+    CHECK(::kill(killed, 0) == 0);  // nothing happens while the engine is there
+    ::close(p[1]);                  // the engine is gone
+    CHECK(gone(killed));
+    CHECK(gone(also_killed));
+    int st;
+    CHECK(::waitpid(sup, &st, 0) == sup);
+    CHECK(::waitpid(kept, &st, WNOHANG) == 0);  // unregistered: left alone
+    ::kill(kept, SIGKILL);
+    ::waitpid(kept, &st, 0);
+  }
 }
