@@ -93,18 +93,22 @@ void tell_supervisor(int32_t message) {
 }
 
 // PATH lookup as execvp does it, in the engine (the vforked child must not allocate), with the
-// command's own PATH.
+// command's own PATH. The last answer for each name and PATH is remembered and used while it is
+// still an executable file (one access() instead of one per PATH entry for every step).
 std::string find_program(const std::string& name, const std::map<std::string, std::string>& env) {
   if (name.empty() || name.find('/') != std::string::npos) return name;
   auto it = env.find("PATH");
   std::string path = it != env.end() ? it->second : "/usr/local/bin:/usr/bin:/bin";
+  static std::map<std::pair<std::string, std::string>, std::string> found;
+  auto key = std::make_pair(name, path);
+  if (auto f = found.find(key); f != found.end() && ::access(f->second.c_str(), X_OK) == 0) return f->second;
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);
     if (end == std::string::npos) end = path.size();
     std::string dir = path.substr(start, end - start);
     std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return found[key] = candidate;
     start = end + 1;
   }
   return name;

@@ -48,14 +48,6 @@ std::string make_run_id() {
   return std::string(buf) + "-" + suffix;
 }
 
-std::string content_hash(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 std::string self_exe() {
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
@@ -477,6 +469,7 @@ class Driver {
     n.proc = std::make_unique<ProcessGroup>(
         io_, spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
         [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
+    running_steps_.insert(n.v);
   }
 
   std::map<std::string, std::string> environment(const Node& n) {
@@ -518,6 +511,7 @@ class Driver {
     if (!n.partial.empty()) emit_line(n, n.partial), n.partial.clear();
     n.log.flush();
     graveyard_.push_back(std::move(n.proc));
+    running_steps_.erase(n.v);
     asio::post(io_, [this] { graveyard_.clear(); });
     if (!st.spawned) n.log << st.message << "\n";
     if (interrupting_) {
@@ -803,8 +797,11 @@ class Driver {
   void watch_children() {
     sigchld_.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec) return;
-      for (auto& n : nodes_)
-        if (n.proc) n.proc->check_exit();
+      // Only the steps with a command running (not every node: a 10,000-step run would scan
+      // them all for each exit). check_exit may end a step, so iterate over a copy.
+      std::vector<graph::Vertex> live(running_steps_.begin(), running_steps_.end());
+      for (auto v : live)
+        if (nodes_[v].proc) nodes_[v].proc->check_exit();
       watch_children();
     });
   }
@@ -857,6 +854,7 @@ class Driver {
   std::vector<graph::Vertex> waiting_;
   std::vector<graph::Vertex> failed_;
   std::vector<std::unique_ptr<ProcessGroup>> graveyard_;
+  std::set<graph::Vertex> running_steps_;  // steps whose command is running
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
   fs::path log_dir_;
@@ -877,9 +875,22 @@ int report_diags(const load::Diagnostics& diags) {
   return errors ? kBad : kOk;
 }
 
-// Load + graph checks; nullopt after printing the problems.
-std::optional<model::Playbook> load_checked(const std::string& path) {
-  auto r = load::load_file(path);
+// Load + graph checks; nullopt after printing the problems. `validated`: the validation key
+// recorded when this run last loaded the playbook; same bytes, same build: the structural
+// checks are not repeated (they were half of a 10,000-step resume).
+std::optional<model::Playbook> load_checked(const std::string& path, const std::string& validated = "") {
+  load::LoadResult r;
+  if (validated.empty()) {
+    r = load::load_file(path);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    std::string source = buf.str();
+    load::LoadOptions options;
+    options.structure_known_valid = in && load::validation_key(source) == validated;
+    r = in ? load::load_text(path, source, options) : load::load_file(path);
+  }
   load::Diagnostics diags = r.diags;
   if (r.playbook) graph::StepGraph::of_steps(*r.playbook).report_cycles(path, diags);
   if (diags.has_errors()) {
@@ -926,7 +937,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
     run.id = make_run_id();
     run.playbook = playbook_path;
     run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
-    run.playbook_hash = content_hash(pb->source);
+    run.playbook_hash = load::validation_key(pb->source);
     run.name = pb->name.value;
     run.inputs = prep.inputs.public_values();
     run.started = state::now_rfc3339();
@@ -977,7 +988,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       release();
       return kBad;
     }
-    auto pb = load_checked(run->playbook_path);
+    auto pb = load_checked(run->playbook_path, run->playbook_hash);
     if (!pb) {
       release();
       return kBad;
@@ -1111,7 +1122,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       else if (it->second.order != r.order) batch.push_back({r, "", ""});
     }
     store.save_steps(run->id, batch);
-    store.update_run_inputs(run->id, prep.inputs.public_values(), content_hash(pb->source));
+    store.update_run_inputs(run->id, prep.inputs.public_values(), load::validation_key(pb->source));
     store.set_run_status(run->id, "running", false);
     Driver driver(store, prep, *run, records, opt);
     return driver.drive();

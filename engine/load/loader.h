@@ -16,8 +16,19 @@ struct LoadResult {
   Diagnostics diags;                        // errors and lint warnings
 };
 
+struct LoadOptions {
+  // These exact bytes already passed the structural checks (YAML termination pre-pass, JSON
+  // Schema) in this build of relengine: skip them. The semantic checks always run. Set by
+  // `resume` when the playbook is unchanged since the run validated it (see validation_key).
+  bool structure_known_valid = false;
+};
+
 LoadResult load_file(const std::string& path);
-LoadResult load_text(const std::string& path, const std::string& source);
+LoadResult load_text(const std::string& path, const std::string& source, const LoadOptions& options = {});
+
+// A key for "this source passed validation in this build": a 128-bit hash of relengine's
+// version, the embedded schema and the source. Equal keys: the structural checks would pass again.
+std::string validation_key(const std::string& source);
 
 // Parses "10m", "1h30m", "500ms" into seconds; nullopt when malformed.
 std::optional<double> parse_duration(const std::string& text);

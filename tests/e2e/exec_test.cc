@@ -287,6 +287,30 @@ TEST_CASE("resume after a fix, after an edit of a succeeded step, with a changed
   CHECK(sb.status()["inputs"]["v"] == "two");
 }
 
+TEST_CASE("resume validates an edited playbook in full; an unchanged one resumes without a schema pass") {
+  Sandbox sb;
+  auto text = [](const std::string& extra) {
+    return std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
+           "      - id: first\n        idempotent: true\n        run: echo first >> first\n"
+           "      - id: second\n        idempotent: true\n" + extra + "        run: test -f fixed\n";
+  };
+  sb.playbook(text(""));
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 1);
+  // A schema error introduced after the run: same run, different bytes, so every check runs again.
+  sb.playbook(text("        nedds: [first]\n"));
+  r = sb.run({"resume"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("p.yaml:11:9") != std::string::npos);
+  CHECK(r.err.find("unknown key 'nedds'") != std::string::npos);
+  // Put back as it ran: resumes (the checks that passed for these bytes are not repeated).
+  sb.playbook(text(""));
+  write(sb.dir / "fixed", "");
+  r = sb.run({"resume"});
+  CHECK(r.code == 0);
+  CHECK(sb.read("first") == "first\n");
+}
+
 TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; resume does each effect once") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:

@@ -219,3 +219,22 @@ TEST_CASE("a precondition may be a bare command") {
   CHECK(pre[0].run.value == "git diff --quiet");
   CHECK(pre[1].message.value == "no x");
 }
+
+TEST_CASE("validation_key: same bytes, same key; any change of a byte, another key") {
+  std::string a = "version: 1\nname: t\nphases: []\n";
+  CHECK(relengine::load::validation_key(a) == relengine::load::validation_key(a));
+  std::string b = a;
+  b[b.size() - 2] = '}';
+  CHECK(relengine::load::validation_key(a) != relengine::load::validation_key(b));
+  CHECK(relengine::load::validation_key(a) != relengine::load::validation_key(a + " "));
+  CHECK(relengine::load::validation_key("") != relengine::load::validation_key(std::string(1, '\0')));
+}
+
+TEST_CASE("structure_known_valid skips only the structural checks: semantic errors are still found") {
+  std::string text = "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: x\n        needs: [nope]\n";
+  relengine::load::LoadOptions trusted;
+  trusted.structure_known_valid = true;
+  auto r = relengine::load::load_text("p.yaml", text, trusted);
+  CHECK_FALSE(r.playbook);
+  CHECK(r.diags.has_errors());
+}
