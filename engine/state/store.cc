@@ -27,7 +27,16 @@ class Statement {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
       throw StateError(std::string("state database: ") + sqlite3_errmsg(db));
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  // A statement prepared once and kept by the RunStore (the hot ones: one per step transition).
+  Statement(sqlite3* db, sqlite3_stmt* reused) : db_(db), stmt_(reused), owned_(false) {}
+  ~Statement() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -60,7 +69,14 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool owned_ = true;
 };
+
+const char* kInsertStep =
+    "INSERT OR REPLACE INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
+    "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const char* kInsertEvent = "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
 
 std::string to_json_map(const std::map<std::string, std::string>& m) { return json(m).dump(); }
 
@@ -269,9 +285,24 @@ bool process_alive(int pid, std::int64_t start_time) {
 
 RunStore::RunStore(std::string dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
 
-RunStore::RunStore(RunStore&& other) noexcept : dir_(std::move(other.dir_)), db_(other.db_) { other.db_ = nullptr; }
+RunStore::RunStore(RunStore&& other) noexcept
+    : dir_(std::move(other.dir_)), db_(other.db_), prepared_(std::move(other.prepared_)) {
+  other.db_ = nullptr;
+  other.prepared_.clear();
+}
+
+sqlite3_stmt* RunStore::prepared(const char* sql) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+    throw StateError(std::string("state database: ") + sqlite3_errmsg(db_));
+  prepared_.emplace(sql, stmt);
+  return stmt;
+}
 
 RunStore::~RunStore() {
+  for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -394,10 +425,7 @@ void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& s
 }
 
 void RunStore::add_step(const std::string& run_id, const StepRecord& st) {
-  Statement s(db_,
-              "INSERT OR REPLACE INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
-              "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement s(db_, prepared(kInsertStep));
   s.bind(1, run_id).bind(2, st.id).bind(3, st.step).bind(4, st.phase).bind(5, st.status).bind(6, st.reason);
   s.bind(7, st.attempts).bind(8, st.started).bind(9, st.finished);
   if (st.exit_code) s.bind(10, *st.exit_code);
@@ -411,7 +439,7 @@ void RunStore::save_step(const std::string& run_id, const StepRecord& st, const 
                          const std::string& message) {
   Transaction tx(db_);
   add_step(run_id, st);
-  Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)");
+  Statement e(db_, prepared(kInsertEvent));
   e.bind(1, run_id).bind(2, st.id).bind(3, now_rfc3339()).bind(4, transition).bind(5, st.attempts).bind(6, message);
   e.step();
   tx.commit();
@@ -424,7 +452,7 @@ void RunStore::save_steps(const std::string& run_id, const std::vector<Transitio
   for (const auto& t : steps) {
     add_step(run_id, t.step);
     if (t.transition.empty()) continue;
-    Statement e(db_, "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)");
+    Statement e(db_, prepared(kInsertEvent));
     e.bind(1, run_id).bind(2, t.step.id).bind(3, now).bind(4, t.transition).bind(5, t.step.attempts).bind(6, t.message);
     e.step();
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace relengine::state {
 
@@ -121,8 +122,11 @@ class RunStore {
   void exec(const char* sql);
   void migrate();
 
+  sqlite3_stmt* prepared(const char* sql);  // prepared once per store, reset after each use
+
   std::string dir_;
   sqlite3* db_ = nullptr;
+  std::map<const char*, sqlite3_stmt*> prepared_;
 };
 
 // This host's name, and a process's start time (from /proc; 0 when unknown).
