@@ -229,8 +229,12 @@ int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::strin
     fs::path dir = fs::path(g.state_dir) / "logs" / run->id;
     std::vector<std::pair<int, fs::path>> logs;
     const auto& rec = *std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
-    for (int n = 1; n <= rec.attempts; ++n)
-      if (auto path = exec::log_path(dir, step, n); fs::exists(path)) logs.emplace_back(n, path);
+    for (int n = 1; n <= rec.attempts; ++n) {
+      auto path = exec::log_path(dir, step, n);
+      auto before = dir / step / ("attempt-" + std::to_string(n) + ".log");  // the layout of 0.1 runs
+      if (fs::exists(path)) logs.emplace_back(n, path);
+      else if (fs::exists(before)) logs.emplace_back(n, before);
+    }
     std::sort(logs.begin(), logs.end());
     if (logs.empty()) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
     for (const auto& [n, path] : logs) {

@@ -311,6 +311,39 @@ TEST_CASE("resume validates an edited playbook in full; an unchanged one resumes
   CHECK(sb.read("first") == "first\n");
 }
 
+TEST_CASE("logs: one file per attempt, all attempts in order, also in the earlier layout") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: flaky
+        retry: {attempts: 3, delay: 10ms}
+        idempotent: true
+        run: |
+          n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count
+          echo "try $n"
+          test $n -ge 2
+)");
+  Result r = sb.run({"run", sb.pb()});
+  REQUIRE(r.code == 0);
+  std::string id = sb.status()["id"];
+  fs::path dir = fs::path(sb.state()) / "logs" / id;
+  CHECK(fs::exists(dir / "flaky.attempt-1.log"));
+  CHECK(fs::exists(dir / "flaky.attempt-2.log"));
+  CHECK_FALSE(fs::exists(dir / "flaky"));  // no directory per step
+  std::string out = sb.run({"logs", id, "flaky"}).out;
+  auto first = out.find("=== flaky attempt 1 ===\n==> run\ntry 1\n");
+  auto second = out.find("=== flaky attempt 2 ===\n==> run\ntry 2\n");
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(first < second);
+  // A run recorded by relengine 0.1 kept logs as STEP/attempt-N.log.
+  fs::create_directories(dir / "flaky");
+  fs::rename(dir / "flaky.attempt-1.log", dir / "flaky" / "attempt-1.log");
+  fs::rename(dir / "flaky.attempt-2.log", dir / "flaky" / "attempt-2.log");
+  CHECK(sb.run({"logs", id, "flaky"}).out == out);
+}
+
 TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; resume does each effect once") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,11 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
   const std::string token = dir.path().filename().string();  // in every step's command line
   // A pattern that finds the token but not itself (pgrep's own shell has the pattern in its argv).
   const std::string pattern = token.substr(0, token.size() - 1) + "[" + token.back() + "]";
+  // Steps sleep long enough on average that the run outlasts the kills (each after 10-150 ms):
+  // the engine must be killed `kills` times, not finish first.
+  // A kill before the ledger line makes the step run again; after it, done_if must skip it.
+  const int spread_ms = std::min(999, 2 * std::max(40, 300 * kills / steps));
+  const std::string nap = "sleep 0.$(printf %03d $((RANDOM % " + std::to_string(spread_ms / 2) + ")))";
   std::string text = "version: 1\nname: soak\nphases:\n";
   for (int p = 0; p < 4; ++p) {
     text += "  - id: p" + std::to_string(p) + "\n" + (p == 2 ? "    needs: [p0]\n" : "") + "    steps:\n";
@@ -42,7 +48,7 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
       std::string id = "s" + std::to_string(s);
       text += "      - id: " + id + "\n" + (s % 5 == 1 ? "        needs: []\n" : "") +
               "        done_if: grep -qx " + id + " ledger\n"
-              "        run: echo " + id + " >> ledger; sleep 0.0$((RANDOM % 8)) # " + token + "\n";
+              "        run: " + nap + "; echo " + id + " >> ledger; " + nap + " # " + token + "\n";
     }
   }
   write(dir / "soak.yaml", text);
@@ -54,7 +60,7 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
   };
   int done_kills = 0;
   bool started = false;
-  for (int round = 0; round < kills; ++round) {
+  for (int round = 0; done_kills < kills && round < 2 * kills; ++round) {
     int pid = std::stoi(shell(engine_cmd(started ? "resume" : "run soak.yaml")).out);
     started = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(10, 150)(rng)));
@@ -79,7 +85,7 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
   CAPTURE(r.err);
   REQUIRE(r.code == 0);
   MESSAGE("killed the engine " << done_kills << " times over " << steps << " steps (seed " << seed << ")");
-  CHECK(done_kills > kills / 2);
+  CHECK(done_kills == kills);
   std::map<std::string, int> seen;
   for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
   CHECK(seen.size() == static_cast<std::size_t>(steps));
