@@ -1,6 +1,7 @@
 #include "exec/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 namespace relengine::exec {
 
@@ -51,13 +53,65 @@ std::string supervisor_exe() {
   return found;
 }
 
-// The write end of the supervisor's pipe (see supervisor.cc), started with the first command.
-// Close-on-exec: only the engine and its children between vfork and execve hold it, so the
-// supervisor reads end of file exactly when the engine is gone.
-int supervisor_fd() {
-  static int fd = [] {
+// Writes one message to the supervisor's pipe; false when the supervisor is gone. SIGPIPE is
+// blocked for the write and a pending one consumed, so a dead supervisor never kills the engine.
+bool send_to(int fd, const int32_t* messages, size_t count) {
+  sigset_t pipe_only, before;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+  ssize_t r;
+  const size_t bytes = count * sizeof(int32_t);
+  while ((r = ::write(fd, messages, bytes)) < 0 && errno == EINTR) {
+  }
+  if (r < 0 && errno == EPIPE) {
+    timespec zero{};
+    while (sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  return r == static_cast<ssize_t>(bytes);
+}
+
+// The engine's supervisor (see supervisor.cc), started with the first command. Its stdin is a
+// pipe whose write end is close-on-exec: only the engine and its children between vfork and
+// execve hold it, so the supervisor reads end of file exactly when the engine is gone. Should the
+// supervisor itself die (killed by someone), the next command starts a new one and tells it every
+// group still running.
+class Supervisor {
+ public:
+  static Supervisor& get() {
+    static Supervisor instance;
+    return instance;
+  }
+
+  // The pipe to write to, with a live supervisor behind it; -1 when none can be started.
+  int fd() {
+    if (fd_ >= 0) {
+      pollfd p{fd_, POLLOUT, 0};
+      if (::poll(&p, 1, 0) >= 0 && !(p.revents & (POLLERR | POLLHUP))) return fd_;
+      ::close(fd_);  // its reader is gone
+      fd_ = -1;
+    }
+    start();
+    if (fd_ >= 0 && !groups_.empty()) {
+      std::vector<int32_t> all(groups_.begin(), groups_.end());
+      send_to(fd_, all.data(), all.size());
+    }
+    return fd_;
+  }
+
+  void registered(pid_t group) { groups_.insert(static_cast<int32_t>(group)); }  // the child told it itself
+  void forget(pid_t group) {
+    groups_.erase(static_cast<int32_t>(group));
+    int32_t message = -static_cast<int32_t>(group);
+    if (fd_ >= 0) send_to(fd_, &message, 1);
+  }
+
+ private:
+  void start() {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    if (pipe2(p, O_CLOEXEC) != 0) return;
     std::vector<std::string> args;
     if (fs::path(supervisor_exe()).filename() != "relengine-supervise") args.push_back("__supervise");
     args.push_back("--groups");
@@ -77,20 +131,15 @@ int supervisor_fd() {
     ::close(p[0]);
     if (ec) {
       ::close(p[1]);
-      return -1;
+      return;
     }
     sup.detach();  // it outlives the engine by design; init reaps it
-    return p[1];
-  }();
-  return fd;
-}
-
-void tell_supervisor(int32_t message) {
-  int fd = supervisor_fd();
-  if (fd < 0) return;
-  while (::write(fd, &message, sizeof message) < 0 && errno == EINTR) {
+    fd_ = p[1];
   }
-}
+
+  int fd_ = -1;
+  std::set<int32_t> groups_;  // registered and not yet forgotten
+};
 
 // PATH lookup as execvp does it, in the engine (the vforked child must not allocate), with the
 // command's own PATH. The last answer for each name and PATH is remembered and used while it is
@@ -153,7 +202,7 @@ struct ProcessGroup::Impl {
   void end_group() {
     if (group <= 0) return;
     ::kill(-group, SIGKILL);
-    tell_supervisor(-group);
+    Supervisor::get().forget(group);
     group = -1;
     grace_timer.cancel();
   }
@@ -180,7 +229,7 @@ struct ProcessGroup::Impl {
 
 ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec, OutputHandler on_output,
                            ExitHandler on_exit)
-    : impl_((supervisor_fd(), std::make_unique<Impl>(io))) {  // the supervisor first: it must not inherit our pipe
+    : impl_((Supervisor::get().fd(), std::make_unique<Impl>(io))) {  // the supervisor first: it must not inherit our pipe
   impl_->on_output = std::move(on_output);
   impl_->on_exit = std::move(on_exit);
   impl_->grace = spec.grace_seconds;
@@ -193,7 +242,7 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   envp.push_back(nullptr);
   std::string program = spec.argv.empty() ? std::string() : find_program(spec.argv[0], spec.env);
   std::vector<std::string> args(spec.argv.begin() + (spec.argv.empty() ? 0 : 1), spec.argv.end());
-  int sup = supervisor_fd();
+  int sup = Supervisor::get().fd();
   if (sup < 0) {
     impl_->exited = impl_->eof = true;
     impl_->status = {127, false, "cannot start relengine-supervise (it kills a step's processes if the engine dies)"};
@@ -221,6 +270,14 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
         int32_t self = static_cast<int32_t>(::getpid());
         while (::write(sup, &self, sizeof self) < 0 && errno == EINTR) {
         }
+        // (Should the supervisor have died this instant, the write failed with EPIPE and left a
+        // SIGPIPE pending, which is consumed here; the engine tells the next supervisor.)
+        sigset_t pipe_only;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        timespec zero{};
+        while (::sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
+        }
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
         for (int s = 1; s < NSIG; ++s)
@@ -247,6 +304,7 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
     return;
   }
   impl_->group = impl_->child.id();
+  Supervisor::get().registered(impl_->group);
   impl_->read();
 }
 

@@ -382,6 +382,47 @@ TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; 
   CHECK(sb.step("two")["reason"] == "done");
 }
 
+TEST_CASE("crash safety holds when the supervisor itself was killed: a new one learns every running group") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: long
+        needs: []
+        idempotent: true
+        run: |
+          sleep 300 &
+          echo $! > long.pid
+          wait
+      - id: killer
+        needs: []
+        idempotent: true
+        run: |
+          while [ ! -f long.pid ]; do sleep 0.05; done
+          pkill -KILL -P $PPID -f 'relengine-[s]upervise'
+          while pgrep -P $PPID -f 'relengine-[s]upervise --groups' >/dev/null; do sleep 0.05; done
+      - id: after
+        needs: [killer]
+        idempotent: true
+        run: |
+          sleep 300 &
+          echo $! > after.pid
+          wait
+)");
+  int engine = sb.spawn({"run", sb.pb(), "-j", "3"});
+  REQUIRE(sb.wait_for_file("after.pid"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int first = std::stoi(sb.read("long.pid"));
+  int second = std::stoi(sb.read("after.pid"));
+  REQUIRE(alive(first));
+  REQUIRE(alive(second));
+  ::kill(engine, SIGKILL);
+  // `long` started under the first supervisor, which is dead: only the second one's knowledge,
+  // replayed by the engine when it started it, can end it.
+  CHECK(gone_within(first, 5));
+  CHECK(gone_within(second, 5));
+}
+
 TEST_CASE("SIGTERM stops running steps, records them interrupted and exits 130") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
