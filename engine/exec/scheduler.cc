@@ -1,6 +1,7 @@
 #include "exec/scheduler.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -131,11 +132,14 @@ class Driver {
     // there; only masked values are stored), in a private directory removed at the end.
     // Preferably in /dev/shm: memory only (a secret never reaches a disk) and creating a file
     // there costs no filesystem journal work, once per attempt.
+    // The name carries the engine's pid: a directory left by an engine killed with SIGKILL
+    // (possibly holding a secret) is removed by the next engine that starts.
     output_dir_ = log_dir_;
     std::error_code ec;
     for (const fs::path& base : {fs::path("/dev/shm"), fs::temp_directory_path(ec)}) {
       if (base.empty() || access(base.c_str(), W_OK | X_OK) != 0) continue;
-      std::string tmpl = (base / "relengine-outputs-XXXXXX").string();
+      remove_abandoned_output_dirs(base);
+      std::string tmpl = (base / ("relengine-outputs-" + std::to_string(getpid()) + "-XXXXXX")).string();
       if (mkdtemp(tmpl.data())) {
         output_dir_ = tmpl;
         break;
@@ -147,6 +151,22 @@ class Driver {
   ~Driver() {
     std::error_code ec;
     if (output_dir_ != log_dir_) fs::remove_all(output_dir_, ec);
+  }
+
+  // relengine-outputs-PID-XXXXXX directories of ours whose engine is no longer alive.
+  static void remove_abandoned_output_dirs(const fs::path& base) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(base, ec)) {
+      std::string name = e.path().filename().string();
+      const std::string prefix = "relengine-outputs-";
+      if (name.rfind(prefix, 0) != 0) continue;
+      int pid = std::atoi(name.c_str() + prefix.size());
+      struct stat st {};
+      if (pid <= 0 || ::lstat(e.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) continue;
+      if (state::process_alive(pid)) continue;
+      std::error_code ignored;
+      fs::remove_all(e.path(), ignored);
+    }
   }
 
   int drive() {

@@ -356,6 +356,8 @@ TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; 
         done_if: grep -qx two ledger
         run: |
           echo two >> ledger
+          echo "token=hunter2" >> "$RELENGINE_OUTPUT"
+          dirname "$RELENGINE_OUTPUT" > outdir
           sleep 300 &
           echo $! > bg.pid
           echo $$ > fg.pid
@@ -380,6 +382,11 @@ TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; 
   CHECK(r.code == 0);
   CHECK(sb.read("ledger") == "one\ntwo\nthree\n");
   CHECK(sb.step("two")["reason"] == "done");
+  // The killed engine's outputs directory (a step may write a secret there) is gone too.
+  std::string outdir = sb.read("outdir");
+  outdir.erase(outdir.find_last_not_of('\n') + 1);
+  CHECK(outdir.find("relengine-outputs-" + std::to_string(engine) + "-") != std::string::npos);
+  CHECK_FALSE(fs::exists(outdir));
 }
 
 TEST_CASE("crash safety holds when the supervisor itself was killed: a new one learns every running group") {
