@@ -53,7 +53,18 @@ std::string supervisor_exe() {
   return found;
 }
 
-// Writes one message to the supervisor's pipe; false when the supervisor is gone. SIGPIPE is
+// Consumes a SIGPIPE left pending (blocked) by a write to a closed pipe. Async-signal-safe: also
+// used in the vforked child.
+void drop_pending_sigpipe() {
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  timespec zero{};
+  while (::sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
+  }
+}
+
+// Writes messages to the supervisor's pipe; false when the supervisor is gone. SIGPIPE is
 // blocked for the write and a pending one consumed, so a dead supervisor never kills the engine.
 bool send_to(int fd, const int32_t* messages, size_t count) {
   sigset_t pipe_only, before;
@@ -64,11 +75,7 @@ bool send_to(int fd, const int32_t* messages, size_t count) {
   const size_t bytes = count * sizeof(int32_t);
   while ((r = ::write(fd, messages, bytes)) < 0 && errno == EINTR) {
   }
-  if (r < 0 && errno == EPIPE) {
-    timespec zero{};
-    while (sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
-    }
-  }
+  if (r < 0 && errno == EPIPE) drop_pending_sigpipe();
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   return r == static_cast<ssize_t>(bytes);
 }
@@ -272,12 +279,7 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
         }
         // (Should the supervisor have died this instant, the write failed with EPIPE and left a
         // SIGPIPE pending, which is consumed here; the engine tells the next supervisor.)
-        sigset_t pipe_only;
-        sigemptyset(&pipe_only);
-        sigaddset(&pipe_only, SIGPIPE);
-        timespec zero{};
-        while (::sigtimedwait(&pipe_only, nullptr, &zero) == SIGPIPE) {
-        }
+        drop_pending_sigpipe();
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
         for (int s = 1; s < NSIG; ++s)
