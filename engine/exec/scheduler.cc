@@ -485,11 +485,31 @@ class Driver {
     n.log << "==> " << label << "\n";
     n.log.flush();
     graveyard_.push_back(std::move(n.proc));
-    flush();  // the step's `running` (and whatever led to it) is durable before it acts
-    n.proc = std::make_unique<ProcessGroup>(
-        io_, spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
-        [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
-    running_steps_.insert(n.v);
+    // Started right after the handlers that are ready now, so that the commands which become
+    // ready together (steps finishing at once at -j N) share one commit.
+    to_launch_.emplace_back(n.v, std::move(spec));
+    if (!launch_posted_) {
+      launch_posted_ = true;
+      asio::post(io_, [this] { launch(); });
+    }
+  }
+
+  void launch() {
+    launch_posted_ = false;
+    auto batch = std::move(to_launch_);
+    to_launch_.clear();
+    flush();  // every queued step's `running` (and whatever led to it) is durable before it acts
+    for (auto& [v, spec] : batch) {
+      Node& n = nodes_[v];
+      if (interrupting_) {  // a signal came first: the command never starts
+        interrupted(n);
+        continue;
+      }
+      n.proc = std::make_unique<ProcessGroup>(
+          io_, spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
+          [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
+      running_steps_.insert(n.v);
+    }
   }
 
   std::map<std::string, std::string> environment(const Node& n) {
@@ -875,6 +895,8 @@ class Driver {
   std::vector<graph::Vertex> failed_;
   std::vector<std::unique_ptr<ProcessGroup>> graveyard_;
   std::set<graph::Vertex> running_steps_;  // steps whose command is running
+  std::vector<std::pair<graph::Vertex, CommandSpec>> to_launch_;  // committed with the next launch()
+  bool launch_posted_ = false;
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
   fs::path log_dir_;
