@@ -72,10 +72,17 @@ class Statement {
   bool owned_ = true;
 };
 
+// An upsert, not INSERT OR REPLACE: an existing row (every transition but the first) is updated in
+// place instead of deleted and inserted again, which rewrote the primary-key index each time.
 const char* kInsertStep =
-    "INSERT OR REPLACE INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
+    "INSERT INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
     "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(run_id, id) DO UPDATE SET step = excluded.step, phase = excluded.phase, status = excluded.status, "
+    "reason = excluded.reason, attempts = excluded.attempts, started = excluded.started, finished = excluded.finished, "
+    "exit_code = excluded.exit_code, outputs = excluded.outputs, message = excluded.message, "
+    "fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
+    "approval_note = excluded.approval_note, auto_approved = excluded.auto_approved, ord = excluded.ord";
 const char* kInsertEvent = "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
 
 std::string to_json_map(const std::map<std::string, std::string>& m) { return json(m).dump(); }
