@@ -917,12 +917,12 @@ int report_diags(const load::Diagnostics& diags) {
   return errors ? kBad : kOk;
 }
 
-// Load + graph checks; nullopt after printing the problems. `validated`: the validation key
-// recorded when this run last loaded the playbook; same bytes, same build: the structural
-// checks are not repeated (they were half of a 10,000-step resume).
-std::optional<model::Playbook> load_checked(const std::string& path, const std::string& validated = "") {
+// Load + graph checks; nullopt after printing the problems. `run`: the run being resumed; when
+// the file has the bytes it recorded, validated by this same relengine, the structural checks are
+// not repeated (they were half of a 10,000-step resume).
+std::optional<model::Playbook> load_checked(const std::string& path, const state::RunRecord* run = nullptr) {
   load::LoadResult r;
-  if (validated.empty()) {
+  if (!run || run->validated_by != load::validator_id()) {
     r = load::load_file(path);
   } else {
     std::ifstream in(path, std::ios::binary);
@@ -930,7 +930,7 @@ std::optional<model::Playbook> load_checked(const std::string& path, const std::
     buf << in.rdbuf();
     std::string source = buf.str();
     load::LoadOptions options;
-    options.structure_known_valid = in && load::validation_key(source) == validated;
+    options.structure_known_valid = in && load::content_hash(source) == run->playbook_hash;
     r = in ? load::load_text(path, source, options) : load::load_file(path);
   }
   load::Diagnostics diags = r.diags;
@@ -979,7 +979,8 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
     run.id = make_run_id();
     run.playbook = playbook_path;
     run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
-    run.playbook_hash = load::validation_key(pb->source);
+    run.playbook_hash = load::content_hash(pb->source);
+    run.validated_by = load::validator_id();
     run.name = pb->name.value;
     run.inputs = prep.inputs.public_values();
     run.started = state::now_rfc3339();
@@ -1030,7 +1031,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       release();
       return kBad;
     }
-    auto pb = load_checked(run->playbook_path, run->playbook_hash);
+    auto pb = load_checked(run->playbook_path, &*run);
     if (!pb) {
       release();
       return kBad;
@@ -1164,7 +1165,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       else if (it->second.order != r.order) batch.push_back({r, "", ""});
     }
     store.save_steps(run->id, batch);
-    store.update_run_inputs(run->id, prep.inputs.public_values(), load::validation_key(pb->source));
+    store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
     store.set_run_status(run->id, "running", false);
     Driver driver(store, prep, *run, records, opt);
     return driver.drive();

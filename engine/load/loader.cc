@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -640,23 +641,27 @@ bool parses_within_budget(const std::string& source) {
 
 }  // namespace
 
-std::string validation_key(const std::string& source) {
-  // Two 64-bit FNV-1a hashes with different offset bases over the same bytes.
+namespace {
+
+std::string hash128(std::string_view text) {
+  // Two 64-bit FNV-1a variants with different offset bases and mixing over the same bytes.
   std::uint64_t a = 1469598103934665603ULL, b = 0x84222325cbf29ce4ULL;
-  auto feed = [&](std::string_view text) {
-    for (unsigned char c : text) {
-      a = (a ^ c) * 1099511628211ULL;
-      b = (b ^ c) * 0x100000001b3ULL ^ (b >> 29);
-    }
-    a = (a ^ 0xff) * 1099511628211ULL;  // a separator no UTF-8 text contains
-    b = (b ^ 0xff) * 0x100000001b3ULL ^ (b >> 29);
-  };
-  feed(RELENGINE_VERSION);
-  feed(kPlaybookSchema);
-  feed(source);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "v1:%016llx%016llx", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+  for (unsigned char c : text) {
+    a = (a ^ c) * 1099511628211ULL;
+    b = ((b ^ c) * 0x100000001b3ULL) ^ (b >> 29);
+  }
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
   return buf;
+}
+
+}  // namespace
+
+std::string content_hash(const std::string& source) { return hash128(source); }
+
+std::string validator_id() {
+  static const std::string id = std::string("relengine ") + RELENGINE_VERSION + " schema " + hash128(kPlaybookSchema);
+  return id;
 }
 
 LoadResult load_text(const std::string& path, const std::string& source, const LoadOptions& options) {

@@ -18,17 +18,19 @@ struct LoadResult {
 
 struct LoadOptions {
   // These exact bytes already passed the structural checks (YAML termination pre-pass, JSON
-  // Schema) in this build of relengine: skip them. The semantic checks always run. Set by
-  // `resume` when the playbook is unchanged since the run validated it (see validation_key).
+  // Schema) in this version of relengine: skip them. The semantic checks always run. Set by
+  // `resume` when the playbook's content hash and the validator are those the run recorded.
   bool structure_known_valid = false;
 };
 
 LoadResult load_file(const std::string& path);
 LoadResult load_text(const std::string& path, const std::string& source, const LoadOptions& options = {});
 
-// A key for "this source passed validation in this build": a 128-bit hash of relengine's
-// version, the embedded schema and the source. Equal keys: the structural checks would pass again.
-std::string validation_key(const std::string& source);
+// The playbook's content hash (128 bits, hex), recorded with each run.
+std::string content_hash(const std::string& source);
+// Who validates: relengine's version and the hash of its embedded schema. Same content hash and
+// same validator: the structural checks would pass again.
+std::string validator_id();
 
 // Parses "10m", "1h30m", "500ms" into seconds; nullopt when malformed.
 std::optional<double> parse_duration(const std::string& text);

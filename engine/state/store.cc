@@ -177,7 +177,7 @@ StepRecord read_step(const Statement& s) {
 
 const char* kRunColumns =
     "id, playbook, playbook_path, playbook_hash, name, inputs, status, started, finished, selection, lease_pid, "
-    "lease_host, lease_start, lease_heartbeat";
+    "lease_host, lease_start, lease_heartbeat, validated_by";
 
 RunRecord read_run(const Statement& s) {
   RunRecord r;
@@ -195,6 +195,7 @@ RunRecord read_run(const Statement& s) {
   r.lease_host = s.text(11);
   r.lease_start = s.integer(12);
   r.lease_heartbeat = s.integer(13);
+  r.validated_by = s.text(14);
   return r;
 }
 
@@ -407,6 +408,8 @@ void RunStore::migrate() {
   }
   // Forward migrations, one per schema version; each runs once, in order.
   if (version < 1) exec(kSchema);
+  // 2: which relengine validated the playbook's recorded bytes (resume skips what passed then).
+  if (version < 2) exec("ALTER TABLE runs ADD COLUMN validated_by TEXT NOT NULL DEFAULT ''");
   if (version != kSchemaVersion) {
     Statement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)");
     s.bind(1, std::to_string(kSchemaVersion)).step();
@@ -418,10 +421,11 @@ void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& s
   Transaction tx(db_);
   {
     Statement s(db_,
-                "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
+                "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, run.id).bind(2, run.playbook).bind(3, run.playbook_path).bind(4, run.playbook_hash).bind(5, run.name);
-    s.bind(6, to_json_map(run.inputs)).bind(7, run.status).bind(8, run.started).bind(9, run.selection).step();
+    s.bind(6, to_json_map(run.inputs)).bind(7, run.status).bind(8, run.started).bind(9, run.selection);
+    s.bind(10, run.validated_by).step();
   }
   for (const auto& st : steps) add_step(run.id, st);
   {
@@ -486,10 +490,10 @@ void RunStore::set_run_status(const std::string& run_id, const std::string& stat
 }
 
 void RunStore::update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
-                                 const std::string& playbook_hash) {
+                                 const std::string& playbook_hash, const std::string& validated_by) {
   Transaction tx(db_);
-  Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ? WHERE id = ?");
-  s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, run_id).step();
+  Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ?, validated_by = ? WHERE id = ?");
+  s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, validated_by).bind(4, run_id).step();
   tx.commit();
 }
 

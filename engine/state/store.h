@@ -45,7 +45,8 @@ struct RunRecord {
   std::string id;
   std::string playbook;       // as given on the command line
   std::string playbook_path;  // absolute, to reload on resume
-  std::string playbook_hash;
+  std::string playbook_hash;  // of the playbook file's bytes
+  std::string validated_by;   // the relengine (version and schema) that validated those bytes
   std::string name;
   std::map<std::string, std::string> inputs;  // non-secret inputs
   std::string status = "running";  // running succeeded failed paused interrupted
@@ -73,7 +74,7 @@ std::string now_rfc3339();
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens STATE_DIR/state.db. `create`: make the directory and database if absent.
   // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
@@ -109,7 +110,7 @@ class RunStore {
   void remove_step(const std::string& run_id, const std::string& step_id);
   void set_run_status(const std::string& run_id, const std::string& status, bool finished);
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
-                         const std::string& playbook_hash);
+                         const std::string& playbook_hash, const std::string& validated_by);
 
   // Lease: only one live process drives a run. Throws StateError naming pid and host when a
   // live process holds it; takes over a lease whose owner is dead (same host) or silent.

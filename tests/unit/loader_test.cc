@@ -220,14 +220,17 @@ TEST_CASE("a precondition may be a bare command") {
   CHECK(pre[1].message.value == "no x");
 }
 
-TEST_CASE("validation_key: same bytes, same key; any change of a byte, another key") {
+TEST_CASE("content_hash: same bytes, same hash; any change of a byte, another; validator_id names the version") {
+  using relengine::load::content_hash;
   std::string a = "version: 1\nname: t\nphases: []\n";
-  CHECK(relengine::load::validation_key(a) == relengine::load::validation_key(a));
+  CHECK(content_hash(a) == content_hash(a));
+  CHECK(content_hash(a).size() == 32);
   std::string b = a;
   b[b.size() - 2] = '}';
-  CHECK(relengine::load::validation_key(a) != relengine::load::validation_key(b));
-  CHECK(relengine::load::validation_key(a) != relengine::load::validation_key(a + " "));
-  CHECK(relengine::load::validation_key("") != relengine::load::validation_key(std::string(1, '\0')));
+  CHECK(content_hash(a) != content_hash(b));
+  CHECK(content_hash(a) != content_hash(a + " "));
+  CHECK(content_hash("") != content_hash(std::string(1, '\0')));
+  CHECK(relengine::load::validator_id().find(RELENGINE_VERSION) != std::string::npos);
 }
 
 TEST_CASE("structure_known_valid skips only the structural checks: semantic errors are still found") {

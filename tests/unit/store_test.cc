@@ -103,6 +103,28 @@ TEST_CASE("a state file from a newer relengine is refused and left as it is") {
   CHECK(read_all(d.path / "state.db") == before);
 }
 
+TEST_CASE("a state file of schema 1 is migrated to 2: runs gain validated_by, nothing is lost") {
+  Dir d;
+  {
+    auto store = RunStore::open(d.path.string(), true);
+    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  }
+  {  // make it what relengine 0.1 wrote: no validated_by column, schema version 1
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "ALTER TABLE runs DROP COLUMN validated_by; UPDATE meta SET value='1' WHERE key='schema_version'",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = RunStore::open(d.path.string(), true);
+  auto run = store.find_run("r1");
+  REQUIRE(run);
+  CHECK(run->playbook_hash == "h");
+  CHECK(run->validated_by.empty());  // unknown: a resume validates in full
+  store.update_run_inputs("r1", {}, "h2", "relengine x");
+  CHECK(store.find_run("r1")->validated_by == "relengine x");
+}
+
 TEST_CASE("a state file truncated at any point is refused or read, never crashes, never rewritten") {
   Dir d;
   {
