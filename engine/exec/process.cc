@@ -99,6 +99,7 @@ class Supervisor {
       if (::poll(&p, 1, 0) >= 0 && !(p.revents & (POLLERR | POLLHUP))) return fd_;
       ::close(fd_);  // its reader is gone
       fd_ = -1;
+      reap(false);
     }
     start();
     if (fd_ >= 0 && !groups_.empty()) {
@@ -140,11 +141,29 @@ class Supervisor {
       ::close(p[1]);
       return;
     }
-    sup.detach();  // it outlives the engine by design; init reaps it
+    pid_ = sup.id();
+    sup.detach();  // waited for by reap(): it must outlive an engine killed with SIGKILL
     fd_ = p[1];
   }
 
+  // At the engine's normal end: end of file for the supervisor, which then exits at once; waiting
+  // for it leaves no zombie behind where nothing reaps orphans (containers without an init).
+  ~Supervisor() {
+    if (fd_ >= 0) ::close(fd_);
+    reap(true);
+  }
+
+  void reap(bool wait) {
+    if (pid_ <= 0) return;
+    for (int i = 0; i < (wait ? 200 : 1); ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) != 0) break;  // reaped, or not ours any more
+      ::usleep(5000);
+    }
+    pid_ = -1;
+  }
+
   int fd_ = -1;
+  pid_t pid_ = -1;
   std::set<int32_t> groups_;  // registered and not yet forgotten
 };
 
