@@ -433,6 +433,22 @@ TEST_CASE("crash safety holds when the supervisor itself was killed: a new one l
   CHECK(gone_within(second, 5));
 }
 
+TEST_CASE("the engine's supervisor is gone, not a zombie, once the engine has ended") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(phases:
+  - id: p
+    steps:
+      - id: find
+        idempotent: true
+        run: pgrep -P $PPID -f 'relengine-[s]upervise --groups' > supervisor.pid
+)");
+  Result r = sb.run({"run", sb.pb()});
+  REQUIRE(r.code == 0);
+  int pid = std::stoi(sb.read("supervisor.pid"));
+  CHECK(pid > 0);
+  CHECK_FALSE(fs::exists("/proc/" + std::to_string(pid)));  // waited for: no zombie left for init
+}
+
 TEST_CASE("SIGTERM stops running steps, records them interrupted and exits 130") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
