@@ -155,9 +155,9 @@ class Supervisor {
 
   void reap(bool wait) {
     if (pid_ <= 0) return;
-    for (int i = 0; i < (wait ? 200 : 1); ++i) {
+    for (int i = 0; i < (wait ? 5000 : 1); ++i) {  // at most a second
       if (::waitpid(pid_, nullptr, WNOHANG) != 0) break;  // reaped, or not ours any more
-      ::usleep(5000);
+      ::usleep(200);
     }
     pid_ = -1;
   }
