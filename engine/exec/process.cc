@@ -193,6 +193,8 @@ std::string find_program(const std::string& name, const std::map<std::string, st
 
 void set_supervisor_binary(const std::string& path) { supervisor_binary() = path; }
 
+void check_supervisor() { Supervisor::get().fd(); }
+
 struct ProcessGroup::Impl {
   boost::asio::io_context& io;
   bp::async_pipe pipe;

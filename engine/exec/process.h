@@ -54,6 +54,10 @@ class ProcessGroup {
   std::unique_ptr<Impl> impl_;
 };
 
+// Makes sure the engine's supervisor is alive while commands run: one killed meanwhile is
+// replaced and told every running group (also done before each new command).
+void check_supervisor();
+
 // The supervisor's main: relengine-supervise --groups (or relengine __supervise --groups), with
 // the engine's pipe as stdin.
 int supervise_main(int argc, char** argv);

@@ -855,6 +855,7 @@ class Driver {
       } catch (const state::StateError&) {
         // A busy database delays one heartbeat; the lease stays ours.
       }
+      if (!running_steps_.empty()) check_supervisor();  // replaced within 5 s should it have died
       beat();
     });
   }

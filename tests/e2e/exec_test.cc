@@ -426,6 +426,9 @@ TEST_CASE("crash safety holds when the supervisor itself was killed: a new one l
   int second = std::stoi(sb.read("after.pid"));
   REQUIRE(alive(first));
   REQUIRE(alive(second));
+  // Kill the second supervisor too, with no command left to start: the heartbeat replaces it.
+  shell("pkill -KILL -P " + std::to_string(engine) + " -f 'relengine-[s]upervise'");
+  std::this_thread::sleep_for(std::chrono::milliseconds(5600));
   ::kill(engine, SIGKILL);
   // `long` started under the first supervisor, which is dead: only the second one's knowledge,
   // replayed by the engine when it started it, can end it.
