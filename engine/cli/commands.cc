@@ -14,7 +14,7 @@ std::optional<model::Playbook> load_checked(const std::string& path, load::Diagn
   auto result = load::load_file(path);
   diags = result.diags;
   if (!result.playbook) return std::nullopt;
-  graph::StepGraph::of_steps(*result.playbook).report_cycles(path, diags);
+  graph::StepGraph::of_steps(*result.playbook).check(path, diags);
   if (diags.has_errors()) return std::nullopt;
   return std::move(result.playbook);
 }

@@ -21,7 +21,7 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
               const std::string& output) {
   auto loaded = load::load_file(playbook);
   load::Diagnostics diags = loaded.diags;
-  if (loaded.playbook) graph::StepGraph::of_steps(*loaded.playbook).report_cycles(playbook, diags);
+  if (loaded.playbook) graph::StepGraph::of_steps(*loaded.playbook).check(playbook, diags);
   if (diags.has_errors()) {
     for (const auto& d : diags.sorted()) std::cerr << load::format(d) << "\n";
     return kBadInput;

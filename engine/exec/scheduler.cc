@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <deque>
 #include <queue>
 #include <random>
 #include <regex>
@@ -103,7 +104,7 @@ plan::Selection selection_from_json(const std::string& text) {
 
 class Driver {
  public:
-  Driver(state::RunStore& store, const plan::Prepared& prep, state::RunRecord run, std::vector<StepRecord> records,
+  Driver(state::RunStore& store, plan::Prepared& prep, state::RunRecord run, std::vector<StepRecord> records,
          const RunOptions& opt)
       : store_(store),
         prep_(prep),
@@ -195,6 +196,7 @@ class Driver {
     std::size_t remaining = 0;
     plan::PlannedStep rendered;
     std::unique_ptr<ProcessGroup> proc;
+    bool retired = false;  // an ID[*] that was expanded into its instances
     enum class Stage { None, DoneIf, Pre, Action, Verify } stage = Stage::None;
     std::size_t pre = 0;
     std::unique_ptr<asio::steady_timer> timeout;
@@ -297,13 +299,17 @@ class Driver {
       finish(n);
       return true;
     }
+    if (prep_.graph.node(n.v).unexpanded) {
+      expand(n);
+      return true;
+    }
     if (n.stage == Node::Stage::None) {
       load::Diagnostics diags;
       n.rendered = plan::render_step(render_context(), n.v, diags);
       if (n.rendered.render_failed) {
         std::string msg;
         for (const auto& d : diags.sorted()) msg += (msg.empty() ? "" : "; ") + load::format(d);
-        render_error_ = true;
+        if (n.rendered.render_unsafe) render_error_ = true;
         fail(n, msg);
         return true;
       }
@@ -333,6 +339,58 @@ class Driver {
     }
     start_attempt(n);
     return true;
+  }
+
+  // A for_each whose list is only known at run time (ID[*]) became ready: the steps it reads
+  // have finished. Its items are computed once, recorded with the instances' records in one
+  // transaction (so a resume, even after kill -9, never expands differently), and the
+  // placeholder is replaced by the instances, which inherit its dependencies and dependents.
+  void expand(Node& p) {
+    load::Diagnostics diags;
+    auto items = plan::for_each_items(render_context(), p.v, diags);
+    if (!items) {
+      std::string msg;
+      for (const auto& d : diags.sorted()) msg += (msg.empty() ? "" : "; ") + load::format(d);
+      fail(p, msg);
+      return;
+    }
+    const model::Step* step = p.step;
+    const std::string step_id = step->id.value;
+    const std::string phase = p.rec.phase;
+    std::vector<StepRecord> records;
+    std::string names;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      StepRecord r;
+      r.id = graph::StepGraph::instance_id(step_id, (*items)[i], i);
+      r.step = step_id;
+      r.phase = phase;
+      r.order = p.rec.order;
+      names += (names.empty() ? "" : ", ") + r.id;
+      records.push_back(std::move(r));
+    }
+    flush();  // what led here is durable first
+    store_.record_expansion(run_.id, step_id, expr::to_json(expr::Value(expr::List(*items))), p.rec.id, records);
+    auto dependents = prep_.graph.dependents(p.v);
+    auto added = prep_.graph.expand(p.v, *items);
+    p.retired = true;
+    p.rec.status = "skipped";  // terminal: nothing waits for it any more
+    console_.note("[" + phase + "] " + p.rec.id + ": expanded into " + std::to_string(added.size()) +
+                  (added.empty() ? " instances" : ": " + names));
+    std::size_t position = position_[p.v];
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      Node& m = nodes_.emplace_back();
+      m.v = added[i];
+      m.rec = records[i];
+      m.step = step;
+      position_[m.v] = position;
+      ready_.push({position, m.v});
+    }
+    for (auto d : dependents) {
+      Node& m = nodes_[d];
+      if (terminal(m.rec.status) || m.remaining == 0) continue;
+      m.remaining = m.remaining - 1 + added.size();
+      if (m.remaining == 0) ready_.push({position_[d], d});
+    }
   }
 
   bool gate(Node& n) {
@@ -386,7 +444,13 @@ class Driver {
       if (it == r.outputs.end()) {
         std::string have;
         for (const auto& [k, val] : r.outputs) have += (have.empty() ? "" : ", ") + k;
-        throw expr::ExprError{"step " + id + " has no output '" + key + "'" +
+        if (r.status == "skipped" && (r.reason == "condition" || r.reason == "selection"))
+          throw expr::ExprError{"step '" + id + "' was skipped (" +
+                                    (r.message.empty() ? r.reason : r.reason + ": " + r.message) +
+                                    "), so it has no output '" + key +
+                                    "'; guard the reader with `if: ${{ steps." + id + ".status != 'skipped' }}`",
+                                0};
+        throw expr::ExprError{"step '" + id + "' has no output '" + key + "'" +
                                   (r.status == "succeeded" || r.status == "skipped"
                                        ? (have.empty() ? " (it wrote none)" : " (it has: " + have + ")")
                                        : " (it has not run: " + r.status + ")"),
@@ -628,6 +692,10 @@ class Driver {
     read_outputs(n);
     bool unchanged = n.rec.outputs.count("relengine.unchanged") > 0;
     n.rec.outputs.erase("relengine.unchanged");
+    if (auto it = n.rec.outputs.find("relengine.message"); it != n.rec.outputs.end()) {
+      if (unchanged) n.rec.message = it->second;  // why there was nothing to do
+      n.rec.outputs.erase(it);
+    }
     n.rec.status = unchanged ? "skipped" : "succeeded";
     n.rec.reason = unchanged ? "unchanged" : "";
     n.rec.finished = state::now_rfc3339();
@@ -878,7 +946,7 @@ class Driver {
   }
 
   state::RunStore& store_;
-  const plan::Prepared& prep_;
+  plan::Prepared& prep_;  // its graph grows when a for_each is expanded at run time
   state::RunRecord run_;
   RunOptions opt_;
   Console console_;
@@ -887,7 +955,7 @@ class Driver {
   asio::signal_set sigchld_;
   asio::steady_timer heartbeat_;
   asio::steady_timer live_;
-  std::vector<Node> nodes_;
+  std::deque<Node> nodes_;  // a deque: expansion appends nodes without moving the others
   std::map<graph::Vertex, std::size_t> position_;
   std::priority_queue<Ready, std::vector<Ready>, std::greater<>> ready_;
   std::set<std::string> locks_;
@@ -935,7 +1003,7 @@ std::optional<model::Playbook> load_checked(const std::string& path, const state
     r = in ? load::load_text(path, source, options) : load::load_file(path);
   }
   load::Diagnostics diags = r.diags;
-  if (r.playbook) graph::StepGraph::of_steps(*r.playbook).report_cycles(path, diags);
+  if (r.playbook) graph::StepGraph::of_steps(*r.playbook).check(path, diags);
   if (diags.has_errors()) {
     report_diags(diags);
     return std::nullopt;
@@ -1042,10 +1110,47 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     sources.recorded = run->inputs;
     sources.sets = req.sets;
     load::Diagnostics diags;
-    auto prep = plan::prepare(*pb, sources, diags);
+    // The for_each lists this run computed at run time: it keeps the instances it had.
+    plan::Expansions expansions = plan::parse_expansions(store.expansions(run->id));
+    auto prep = plan::prepare(*pb, sources, diags, &expansions);
     if (diags.has_errors()) {
       release();
       return report_diags(diags);
+    }
+    // The steps --rerun and --rerun-phase reset: those named and everything downstream.
+    auto rerun_set = [&](const graph::StepGraph& g) {
+      std::set<graph::Vertex> out;
+      for (graph::Vertex v = 0; v < g.size(); ++v) {
+        const auto& node = g.node(v);
+        bool hit = std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
+                   std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
+                   std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) !=
+                       req.rerun_phases.end();
+        if (!hit) continue;
+        std::vector<graph::Vertex> work{v};
+        while (!work.empty()) {
+          auto w = work.back();
+          work.pop_back();
+          if (!out.insert(w).second) continue;
+          for (auto d : g.dependents(w)) work.push_back(d);
+        }
+      }
+      return out;
+    };
+    // --rerun of an expanded step, or of a step its list reads (upstream, so the rerun reaches the
+    // step too), expands it again from what the rerun produces.
+    std::set<std::string> reexpand;
+    for (auto v : rerun_set(prep.graph)) {
+      const auto& node = prep.graph.node(v);
+      if (node.item && expansions.count(node.step->id.value)) reexpand.insert(node.step->id.value);
+    }
+    if (!reexpand.empty()) {
+      for (const auto& st : reexpand) expansions.erase(st);
+      prep = plan::prepare(*pb, sources, diags, &expansions);
+      if (diags.has_errors()) {
+        release();
+        return report_diags(diags);
+      }
     }
     plan::Selection selection = selection_from_json(run->selection);
     plan::Plan plan;
@@ -1070,21 +1175,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     // Reconcile the recorded steps with the playbook as it is now.
     std::map<std::string, StepRecord> recorded;
     for (auto& r : store.steps(run->id)) recorded[r.id] = r;
-    std::set<graph::Vertex> rerun;
-    for (graph::Vertex v = 0; v < g.size(); ++v) {
-      const auto& node = g.node(v);
-      bool hit = std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
-                 std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
-                 std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) != req.rerun_phases.end();
-      if (!hit) continue;
-      std::vector<graph::Vertex> work{v};
-      while (!work.empty()) {
-        auto w = work.back();
-        work.pop_back();
-        if (!rerun.insert(w).second) continue;
-        for (auto d : g.dependents(w)) work.push_back(d);
-      }
-    }
+    std::set<graph::Vertex> rerun = rerun_set(g);
     std::vector<StepRecord> records;
     std::vector<std::pair<std::string, std::string>> to_run;  // id, why
     std::vector<std::string> changed_ids;
@@ -1144,7 +1235,10 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       if (!current.count(id)) removed.push_back(id);
 
     std::cout << "Resuming run " << run->id << " (" << run->name << ", " << run->status << ")\n";
-    for (const auto& id : removed) std::cout << "  drop " << id << " (no longer in the playbook)\n";
+    for (const auto& id : removed) {
+      bool again = reexpand.count(recorded[id].step) > 0;
+      std::cout << "  drop " << id << (again ? " (its for_each is expanded again after the rerun)" : " (no longer in the playbook)") << "\n";
+    }
     if (to_run.empty()) std::cout << "  nothing left to run\n";
     std::size_t not_started = 0;
     for (const auto& [id, why] : to_run) {
@@ -1157,6 +1251,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     if (not_started) std::cout << "  then " << not_started << " step" << (not_started == 1 ? "" : "s") << " not started yet\n";
     if (opt.dry_run) return kOk;
 
+    for (const auto& st : reexpand) store.forget_expansion(run->id, st);
     for (const auto& id : removed) store.remove_step(run->id, id);
     std::vector<state::RunStore::Transition> batch;  // one transaction, not one fsync per step
     for (const auto& r : records) {

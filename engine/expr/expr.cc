@@ -8,7 +8,8 @@ namespace relengine::expr {
 
 namespace {
 
-const std::set<std::string> kFunctions = {"contains", "startsWith", "endsWith", "matches"};
+const std::set<std::string> kFunctions = {"contains", "startsWith", "endsWith", "matches", "fromJSON"};
+constexpr const char* kFunctionList = "contains, startsWith, endsWith, matches, fromJSON";
 
 struct Token {
   enum class Kind { End, Ident, String, Int, LParen, RParen, Comma, Dot, Not, Eq, Ne, And, Or };
@@ -243,7 +244,7 @@ class Parser {
 
   std::unique_ptr<Expr> parse_call(const Token& name, std::unique_ptr<Expr> e) {
     if (!kFunctions.count(name.text))
-      throw ExprError{"unknown function '" + name.text + "' (known: contains, startsWith, endsWith, matches)",
+      throw ExprError{"unknown function '" + name.text + "' (known: " + kFunctionList + ")",
                       name.offset};
     next();  // (
     e->kind = Expr::Kind::Call;
@@ -265,8 +266,11 @@ class Parser {
       throw ExprError{"expected ')' or ',' in call of " + name.text + "() but found '" + describe(close) + "'",
                       close.offset};
     e->length = close.offset + 1 - name.offset;
-    if (e->args.size() != 2)
-      throw ExprError{name.text + "() takes 2 arguments, got " + std::to_string(e->args.size()), name.offset};
+    std::size_t arity = name.text == "fromJSON" ? 1 : 2;
+    if (e->args.size() != arity)
+      throw ExprError{name.text + "() takes " + std::to_string(arity) + (arity == 1 ? " argument" : " arguments") +
+                          ", got " + std::to_string(e->args.size()),
+                      name.offset};
     if (name.text == "matches") {
       const Expr& pattern = *e->args[1];
       if (pattern.kind != Expr::Kind::Literal || !pattern.literal.is_string())
@@ -344,6 +348,18 @@ class Evaluator {
   static std::string unknown_text(const Value& v) { return std::get<Unknown>(v.v).text; }
 
   Value call(const Expr& e) {
+    if (e.function == "fromJSON") {
+      Value s = eval(*e.args[0]);
+      if (s.is_unknown()) return Unknown{"fromJSON(" + unknown_text(s) + ")"};
+      if (!s.is_string()) return s;  // already structured
+      std::string error;
+      auto v = from_json(s.str(), &error);
+      if (!v) {
+        std::string shown = s.str().size() > 60 ? s.str().substr(0, 60) + "..." : s.str();
+        throw ExprError{"fromJSON(): '" + shown + "' is not JSON: " + error, e.offset};
+      }
+      return *v;
+    }
     Value s = eval(*e.args[0]);
     Value arg = eval(*e.args[1]);
     if (s.is_unknown() || arg.is_unknown()) return Unknown{e.function + "(...)"};
@@ -510,6 +526,18 @@ std::string ref_text(const Expr& ref) {
   return out;
 }
 
+std::vector<std::string> referenced_steps(const Expr& expr) {
+  std::vector<std::string> out;
+  std::vector<const Expr*> work{&expr};
+  while (!work.empty()) {
+    const Expr* e = work.back();
+    work.pop_back();
+    if (e->kind == Expr::Kind::Ref && e->path.size() >= 2 && e->path[0] == "steps") out.push_back(e->path[1]);
+    for (auto it = e->args.rbegin(); it != e->args.rend(); ++it) work.push_back(it->get());
+  }
+  return out;
+}
+
 EvalResult evaluate(const Expr& expr, const Scope& scope) {
   EvalResult out;
   try {
@@ -526,7 +554,7 @@ StaticType check(const Expr& e, const StaticScope& scope, std::vector<ExprError>
     case Expr::Kind::Ref: return check_ref(e, scope, errors);
     case Expr::Kind::Call:
       for (const auto& a : e.args) check(*a, scope, errors);
-      return StaticType::Bool;
+      return e.function == "fromJSON" ? StaticType::Any : StaticType::Bool;
     default:
       for (const auto& a : e.args) check(*a, scope, errors);
       return StaticType::Bool;

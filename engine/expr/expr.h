@@ -44,6 +44,9 @@ ParseResult parse(std::string_view text);
 // The dotted text of a reference ("steps.a.outputs.sha").
 std::string ref_text(const Expr& ref);
 
+// The step ids an expression reads (`steps.ID...`), in order, with repeats.
+std::vector<std::string> referenced_steps(const Expr& expr);
+
 // What the evaluator may read. Absent entries are unknown references (an error);
 // a scope may answer Unknown for things only known at run time.
 struct Scope {

@@ -1,6 +1,7 @@
 #include "expr/value.h"
 
 #include <charconv>
+#include <climits>
 #include <nlohmann/json.hpp>
 
 namespace relengine::expr {
@@ -34,7 +35,54 @@ nlohmann::ordered_json json_of(const Value& value) {
   return std::visit(Visitor{}, value.v);
 }
 
+Value value_of(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::string: return j.get<std::string>();
+    case nlohmann::json::value_t::boolean: return j.get<bool>();
+    case nlohmann::json::value_t::number_integer: return j.get<std::int64_t>();
+    case nlohmann::json::value_t::number_unsigned: {
+      auto u = j.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(INT64_MAX)) return j.dump();  // keeps its digits, never wraps
+      return static_cast<std::int64_t>(u);
+    }
+    case nlohmann::json::value_t::number_float: return j.dump();
+    case nlohmann::json::value_t::array: {
+      List out;
+      for (const auto& item : j) out.push_back(value_of(item));
+      return out;
+    }
+    case nlohmann::json::value_t::object: {
+      Map out;
+      for (auto it = j.begin(); it != j.end(); ++it) out.emplace_back(it.key(), value_of(it.value()));
+      return out;
+    }
+    default: return std::string();  // null
+  }
+}
+
 }  // namespace
+
+std::optional<Value> from_json(std::string_view text, std::string* error) {
+  // Nesting is bounded: a hostile output must not exhaust the engine's stack (the parser drops
+  // what is deeper, and the text is refused).
+  bool too_deep = false;
+  auto limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > 64) too_deep = true;
+    return depth <= 64;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.begin(), text.end(), limit);
+  } catch (const nlohmann::json::parse_error& e) {
+    if (error) *error = e.what();
+    return std::nullopt;
+  }
+  if (too_deep) {
+    if (error) *error = "nested more than 64 levels deep";
+    return std::nullopt;
+  }
+  return value_of(j);
+}
 
 std::string to_json(const Value& value) {
   return json_of(value).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

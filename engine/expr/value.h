@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <variant>
@@ -56,6 +58,9 @@ struct Value {
 std::string to_string(const Value& value);
 // Compact JSON; unknown values become the string "${{ text }}".
 std::string to_json(const Value& value);
+// The value of a JSON text (null becomes '', a float its text); nullopt and `error` when it is not
+// JSON or nests more than 64 levels.
+std::optional<Value> from_json(std::string_view text, std::string* error = nullptr);
 const char* type_name(const Value& value);
 
 // true/false for bool; int != 0; non-empty string, list or map. Unknown values have no truth.

@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "expr/expr.h"
+
 namespace relengine::graph {
 
 namespace {
@@ -185,23 +187,58 @@ std::vector<Vertex> StepGraph::dependents(Vertex v) const {
 std::vector<Vertex> StepGraph::topological_order() const {
   std::vector<std::size_t> indegree(size(), 0);
   for (auto v : boost::make_iterator_range(boost::vertices(g_))) indegree[v] = boost::in_degree(v, g_);
-  // Vertices are created in file order, so the vertex index breaks ties by file order.
-  std::priority_queue<Vertex, std::vector<Vertex>, std::greater<>> ready;
-  for (Vertex v = 0; v < size(); ++v)
-    if (indegree[v] == 0) ready.push(v);
+  // Ties are broken by file order, then by vertex (the instances of one step in item order; the
+  // instances of a for_each expanded at run time are added last but keep their step's place).
+  using Key = std::pair<std::size_t, Vertex>;
+  std::priority_queue<Key, std::vector<Key>, std::greater<>> ready;
+  std::size_t live = 0;
+  for (Vertex v = 0; v < size(); ++v) {
+    if (g_[v].retired) continue;
+    ++live;
+    if (indegree[v] == 0) ready.push({g_[v].file_order, v});
+  }
   std::vector<Vertex> order;
-  order.reserve(size());
+  order.reserve(live);
   while (!ready.empty()) {
-    Vertex v = ready.top();
+    Vertex v = ready.top().second;
     ready.pop();
     order.push_back(v);
     for (auto e : boost::make_iterator_range(boost::out_edges(v, g_))) {
       Vertex w = boost::target(e, g_);
-      if (--indegree[w] == 0) ready.push(w);
+      if (--indegree[w] == 0) ready.push({g_[w].file_order, w});
     }
   }
-  if (order.size() != size()) order.clear();
+  if (order.size() != live) order.clear();
   return order;
+}
+
+std::vector<Vertex> StepGraph::expand(Vertex placeholder, const std::vector<expr::Value>& items) {
+  StepNode base = g_[placeholder];
+  base.unexpanded = false;
+  base.id = base.step->id.value;
+  std::vector<std::pair<Vertex, DependencyEdge>> before, after;
+  for (auto e : boost::make_iterator_range(boost::in_edges(placeholder, g_)))
+    before.emplace_back(boost::source(e, g_), g_[e]);
+  for (auto e : boost::make_iterator_range(boost::out_edges(placeholder, g_)))
+    after.emplace_back(boost::target(e, g_), g_[e]);
+  // The placeholder stays as an isolated, retired vertex: vertex descriptors (vecS) stay valid.
+  boost::clear_vertex(placeholder, g_);
+  g_[placeholder].retired = true;
+  by_id_.erase(std::remove_if(by_id_.begin(), by_id_.end(), [&](const auto& p) { return p.second == placeholder; }),
+               by_id_.end());
+  std::vector<Vertex> out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    StepNode n = base;
+    n.id = instance_id(base.id, items[i], i);
+    n.item = items[i];
+    Vertex v = boost::add_vertex(n, g_);
+    for (const auto& [from, edge] : before) boost::add_edge(from, v, edge, g_);
+    for (const auto& [to, edge] : after) boost::add_edge(v, to, edge, g_);
+    by_id_.emplace_back(n.id, v);
+    out.push_back(v);
+  }
+  std::sort(by_id_.begin(), by_id_.end());
+  return out;
 }
 
 void StepGraph::report_cycles(const std::string& file, load::Diagnostics& diags) const {
@@ -253,6 +290,38 @@ void StepGraph::report_cycles(const std::string& file, load::Diagnostics& diags)
         if (mark.line == 0) mark = g_[w].step->id.mark;
         diags.error(file, mark, "dependency cycle: " + path);
       }
+    }
+  }
+}
+
+void StepGraph::report_for_each_order(const std::string& file, load::Diagnostics& diags) const {
+  for (Vertex v = 0; v < size(); ++v) {
+    const model::Step& st = *g_[v].step;
+    if (!st.for_each || st.for_each->kind != model::Node::Kind::Scalar) continue;
+    auto t = expr::parse_template(st.for_each->scalar);
+    if (t.error) continue;  // reported by the loader
+    std::vector<std::string> read;
+    for (const auto& part : t.tmpl.parts)
+      if (part.is_expr)
+        if (auto p = expr::parse(part.text); p.expr)
+          for (auto& id : expr::referenced_steps(*p.expr)) read.push_back(id.substr(0, id.find('[')));
+    if (read.empty()) continue;
+    // The steps v comes after: everything upstream of it.
+    std::set<Vertex> upstream;
+    std::vector<Vertex> work{v};
+    while (!work.empty()) {
+      Vertex w = work.back();
+      work.pop_back();
+      for (auto d : dependencies(w))
+        if (upstream.insert(d).second) work.push_back(d);
+    }
+    std::set<std::string> reported;
+    for (const auto& id : read) {
+      auto u = find(id);
+      if (!u || upstream.count(*u) || !reported.insert(id).second) continue;
+      diags.error(file, st.for_each->mark,
+                  "for_each of step '" + st.id.value + "' reads step '" + id + "', which it does not run after: add '" +
+                      id + "' to its needs (its list is computed when the step becomes ready)");
     }
   }
 }

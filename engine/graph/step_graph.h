@@ -23,7 +23,8 @@ struct StepNode {
   std::size_t phase_index = 0;
   std::size_t file_order = 0;     // position of the step in the file, for stable ordering
   std::optional<expr::Value> item;  // set in a for_each instance
-  bool unexpanded = false;        // a for_each step whose list is not known yet
+  bool unexpanded = false;        // a for_each step whose list is not known yet: ID[*]
+  bool retired = false;           // an ID[*] replaced by its instances at run time (no edges)
 };
 
 struct DependencyEdge {
@@ -51,11 +52,25 @@ class StepGraph {
   std::vector<Vertex> dependencies(Vertex v) const;  // sorted by file order
   std::vector<Vertex> dependents(Vertex v) const;
 
-  // Kahn's algorithm, ties broken by order in the file. Empty if there is a cycle.
+  // Kahn's algorithm, ties broken by order in the file; retired vertices left out. Empty if
+  // there is a cycle.
   std::vector<Vertex> topological_order() const;
+
+  // Replaces an unexpanded ID[*] by one instance per item (run time, once the list is known):
+  // each instance gets the placeholder's dependencies and dependents; the placeholder is retired.
+  // Returns the new vertices, in item order.
+  std::vector<Vertex> expand(Vertex placeholder, const std::vector<expr::Value>& items);
 
   // Every distinct cycle, as errors positioned at a `needs` entry on it.
   void report_cycles(const std::string& file, load::Diagnostics& diags) const;
+  // A for_each that reads a step's outputs must run after that step (its list is computed when
+  // it becomes ready): an error at the for_each otherwise. For the graph of_steps() builds.
+  void report_for_each_order(const std::string& file, load::Diagnostics& diags) const;
+  // Both checks: what validation asks of the graph.
+  void check(const std::string& file, load::Diagnostics& diags) const {
+    report_cycles(file, diags);
+    if (!diags.has_errors()) report_for_each_order(file, diags);
+  }
 
   // The instance id of a for_each item: ID[ITEM] (ITEM its string form, or its index for maps).
   static std::string instance_id(const std::string& id, const expr::Value& item, std::size_t index);

@@ -146,11 +146,12 @@ class Builder {
     return out;
   }
 
-  std::optional<double> duration(const YAML::Node& map, const char* key) {
+  // `zero_ok`: a retry delay of 0s means "retry at once"; a timeout of 0 would kill every step.
+  std::optional<double> duration(const YAML::Node& map, const char* key, bool zero_ok = false) {
     YAML::Node n = map[key];
     if (!n || !n.IsScalar()) return std::nullopt;
     auto d = parse_duration(n.Scalar());
-    if (d && *d <= 0) error(mark_of(n), std::string("'") + key + "' must be longer than 0");
+    if (d && *d <= 0 && !zero_ok) error(mark_of(n), std::string("'") + key + "' must be longer than 0");
     return d;  // a malformed one is reported by the schema
   }
 
@@ -159,7 +160,7 @@ class Builder {
     if (!n || !n.IsMap()) return std::nullopt;
     model::Retry r;
     if (auto a = n["attempts"]; a && a.IsScalar()) r.attempts = as_int(a).value_or(1);
-    if (auto d = duration(n, "delay")) r.delay_seconds = *d;
+    if (auto d = duration(n, "delay", true)) r.delay_seconds = *d;
     if (auto b = n["backoff"]; b && b.IsScalar()) r.backoff = as_double(b).value_or(1);
     return r;
   }

@@ -11,7 +11,17 @@ namespace relengine::plan {
 
 namespace fs = std::filesystem;
 
-Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags) {
+Expansions parse_expansions(const std::map<std::string, std::string>& recorded) {
+  Expansions out;
+  for (const auto& [step, text] : recorded) {
+    auto v = expr::from_json(text);
+    if (v && v->is_list()) out[step] = v->list();
+  }
+  return out;
+}
+
+Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags,
+                 const Expansions* recorded) {
   Prepared p;
   p.playbook = &pb;
   p.inputs = load::resolve_inputs(pb, sources, diags);
@@ -24,16 +34,23 @@ Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, l
   scope.env = load::process_env;
   p.graph = graph::StepGraph::expanded(pb, [&](const model::Step& st) -> std::optional<std::vector<expr::Value>> {
     auto r = expr::render_node(*st.for_each, scope, expr::RenderMode::Plain);
+    // A list known only at run time (it reads a step's output): the items the run recorded when it
+    // expanded it, or not known yet (ID[*]).
+    auto at_run_time = [&]() -> std::optional<std::vector<expr::Value>> {
+      if (recorded)
+        if (auto it = recorded->find(st.id.value); it != recorded->end()) return it->second;
+      return std::nullopt;
+    };
     if (r.error || !r.value.is_list()) {
       if (r.error && !sources.lenient)
         diags.error(pb.path, st.for_each->mark, "for_each of step '" + st.id.value + "': " + r.error->message);
       else if (!r.error && !r.value.is_unknown() && !sources.lenient)
         diags.error(pb.path, st.for_each->mark,
                     "for_each of step '" + st.id.value + "' is a " + expr::type_name(r.value) + ", not a list");
-      return std::nullopt;
+      return r.error ? std::nullopt : at_run_time();
     }
     for (const auto& item : r.value.list())
-      if (expr::contains_unknown(item)) return std::nullopt;
+      if (expr::contains_unknown(item)) return at_run_time();
     return r.value.list();
   });
   return p;
@@ -48,7 +65,10 @@ struct Renderer {
   const std::string& step_id;
   expr::Scope scope;
 
+  bool unsafe = false;  // the injection guard refused a value
+
   void report(const model::Text& where, const expr::RenderError& err) {
+    if (err.injection) unsafe = true;
     load::SourceMap map(pb.source);
     std::string msg = "step '" + step_id + "': " + err.message;
     if (!err.injection && err.expression.find("${{") == 0) msg = "step '" + step_id + "': in " + err.expression + ": " + err.message;
@@ -144,10 +164,21 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   } else {
     out.condition_text = "if: " + (step_ok ? node.phase->if_expr.value : st.if_expr.value);
   }
-
-  out.action.kind = st.action;
   out.gate = st.action == model::ActionKind::Manual;
   out.irreversible = st.irreversible;
+  // `if` comes before rendering (SPEC §4): a step that will not run is not rendered, so what it
+  // would have read (an output of a step that was skipped too, say) cannot fail it.
+  if (out.condition == false) {
+    out.action.kind = st.action;
+    out.action.uses = st.uses.value;
+    if (st.uses.value == "git.tag" && st.with)
+      for (const auto& [k, v] : st.with->entries)
+        if (k == "remote" && !v.scalar.empty()) out.irreversible = true;
+    out.render_failed = diags.error_count() > errors_before;
+    return out;
+  }
+
+  out.action.kind = st.action;
   out.shell = st.shell.given ? st.shell.value : pb.defaults.shell.given ? pb.defaults.shell.value : "bash";
   const model::Text& wd = st.workdir.given ? st.workdir : pb.defaults.workdir;
   if (auto w = r.text(wd, expr::RenderMode::Plain)) out.workdir = resolve_workdir(pb, expr::to_string(*w));
@@ -193,7 +224,36 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   out.timeout_seconds = st.timeout_seconds.value_or(pb.defaults.timeout_seconds.value_or(0));
   out.retry = st.retry.value_or(pb.defaults.retry.value_or(model::Retry{}));
   out.render_failed = diags.error_count() > errors_before;
+  out.render_unsafe = r.unsafe;
   return out;
+}
+
+std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx, graph::Vertex v,
+                                                       load::Diagnostics& diags) {
+  const Prepared& prep = *ctx.prepared;
+  const model::Playbook& pb = *prep.playbook;
+  const graph::StepNode& node = prep.graph.node(v);
+  const model::Step& st = *node.step;
+  expr::Scope scope;
+  scope.inputs = &prep.inputs.values;
+  scope.vars = &prep.vars;
+  scope.steps = ctx.steps;
+  scope.env = load::process_env;
+  scope.run_id = ctx.run_id;
+  auto fail = [&](const std::string& msg) -> std::optional<std::vector<expr::Value>> {
+    diags.error(pb.path, st.for_each->mark, "step '" + node.id + "': for_each: " + msg);
+    return std::nullopt;
+  };
+  auto r = expr::render_node(*st.for_each, scope, expr::RenderMode::Plain);
+  if (r.error) return fail((r.error->expression.empty() ? "" : "in " + r.error->expression + ": ") + r.error->message);
+  if (r.value.is_unknown() || expr::contains_unknown(r.value)) return fail("its list is still not known");
+  if (!r.value.is_list()) return fail("gave a " + std::string(expr::type_name(r.value)) + ", not a list: " + expr::to_string(r.value));
+  std::set<std::string> ids;
+  const auto& items = r.value.list();
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (!ids.insert(graph::StepGraph::instance_id(st.id.value, items[i], i)).second)
+      return fail("lists '" + expr::to_string(items[i]) + "' twice");
+  return items;
 }
 
 Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& diags) {
@@ -206,9 +266,11 @@ Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& di
   ctx.steps = [&](const std::string& id, const std::string& field,
                   const std::string& key) -> std::optional<expr::Value> {
     bool known = g.find(id).has_value();
+    // ID, or ID[ITEM] of a for_each whose instances are only known at run time.
+    std::string base = id.substr(0, id.find('['));
     for (const auto& ph : pb.phases)
       for (const auto& st : ph.steps)
-        if (st.id.value == id) known = true;
+        if (st.id.value == id || (st.for_each && st.id.value == base)) known = true;
     if (!known) return std::nullopt;
     return expr::Value(expr::Unknown{"steps." + id + "." + field + (key.empty() ? "" : "." + key)});
   };

@@ -27,7 +27,13 @@ struct Prepared {
   graph::StepGraph graph;
 };
 
-Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags);
+// The items of each for_each expanded at run time, by step id (recorded in the run's state).
+using Expansions = std::map<std::string, std::vector<expr::Value>>;
+Expansions parse_expansions(const std::map<std::string, std::string>& recorded);  // step -> items JSON
+
+// `recorded`: a run's expansions, so that a resumed (or drawn) run has the instances it had.
+Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags,
+                 const Expansions* recorded = nullptr);
 
 struct Selection {
   std::vector<std::string> phases;  // --phase
@@ -64,6 +70,7 @@ struct PlannedStep {
   double timeout_seconds = 0;                                 // 0: none
   model::Retry retry;
   bool render_failed = false;
+  bool render_unsafe = false;  // the failure is the injection guard's (exit 2, not a step failure)
   bool gate = false;          // manual step
   bool irreversible = false;  // irreversible: true, or git.tag with a remote
 };
@@ -84,6 +91,11 @@ Plan make_plan(const Prepared& prepared, const Selection& selection, load::Diagn
 
 // Renders one step instance (if, action, workdir); problems go to diags with positions.
 PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnostics& diags);
+
+// The items of an unexpanded for_each (ID[*]) once the steps it reads have finished; nullopt,
+// with a positioned error, when they cannot be evaluated, are not a list, or repeat an item.
+std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx, graph::Vertex v,
+                                                       load::Diagnostics& diags);
 
 // A stable hash of everything that defines what a rendered step does (not its name):
 // a succeeded step whose fingerprint changed runs again on resume.

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 namespace relengine::state {
@@ -243,6 +244,29 @@ std::string describe_open_error(const std::string& path, int rc, sqlite3* db) {
   return "cannot use " + path + ": " + detail;
 }
 
+// The database header (https://www.sqlite.org/fileformat.html#the_database_header): bytes 16-17
+// page size (1 = 65536), 24-27 change counter, 28-31 size in pages, 92-95 the change counter for
+// which that size is valid.
+std::optional<std::string> truncated(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char h[100];
+  if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return std::nullopt;  // empty or tiny: SQLite decides
+  if (std::string(reinterpret_cast<char*>(h), 16) != std::string("SQLite format 3\0", 16)) return std::nullopt;
+  auto be32 = [&](int at) {
+    return (std::uint32_t(h[at]) << 24) | (std::uint32_t(h[at + 1]) << 16) | (std::uint32_t(h[at + 2]) << 8) | h[at + 3];
+  };
+  std::uint64_t page = (std::uint32_t(h[16]) << 8) | h[17];
+  if (page == 1) page = 65536;
+  std::uint32_t pages = be32(28);
+  if (pages == 0 || be32(24) != be32(92)) return std::nullopt;  // the size field is not valid
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec || size >= page * pages) return std::nullopt;
+  return path.string() + " is damaged: it holds " + std::to_string(size) + " bytes, its header says " +
+         std::to_string(page * pages) + " (cut off?); it was left as it is: restore it from a backup, or move it away "
+         "to start afresh";
+}
+
 }  // namespace
 
 std::string now_rfc3339() {
@@ -329,6 +353,9 @@ RunStore RunStore::open(const std::string& state_dir, bool create) {
   if (!exists && !create)
     throw StateError("no runs in " + state_dir + " (no state.db); start one with `relengine run PLAYBOOK`");
   if (exists) {
+    // A file shorter than its own header says (cut off by a copy or a full disk) is damaged even
+    // where SQLite would read it: when only trailing pages are gone, quick_check passes.
+    if (auto problem = truncated(path)) throw StateError(*problem);
     // Check it read-only first: a damaged or foreign file must not be touched.
     sqlite3* ro = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &ro, SQLITE_OPEN_READONLY, nullptr);
@@ -410,6 +437,10 @@ void RunStore::migrate() {
   if (version < 1) exec(kSchema);
   // 2: which relengine validated the playbook's recorded bytes (resume skips what passed then).
   if (version < 2) exec("ALTER TABLE runs ADD COLUMN validated_by TEXT NOT NULL DEFAULT ''");
+  // 3: the items a for_each computed at run time expanded into, so a resume expands the same way.
+  if (version < 3)
+    exec("CREATE TABLE IF NOT EXISTS expansions (run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, "
+         "items TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, step))");
   if (version != kSchemaVersion) {
     Statement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)");
     s.bind(1, std::to_string(kSchemaVersion)).step();
@@ -494,6 +525,47 @@ void RunStore::update_run_inputs(const std::string& run_id, const std::map<std::
   Transaction tx(db_);
   Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ?, validated_by = ? WHERE id = ?");
   s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, validated_by).bind(4, run_id).step();
+  tx.commit();
+}
+
+void RunStore::record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
+                                const std::string& placeholder, const std::vector<StepRecord>& instances) {
+  Transaction tx(db_);
+  std::string now = now_rfc3339();
+  {
+    Statement s(db_, "INSERT OR REPLACE INTO expansions(run_id, step, items, time) VALUES (?, ?, ?, ?)");
+    s.bind(1, run_id).bind(2, step).bind(3, items).bind(4, now).step();
+  }
+  {
+    Statement s(db_, "DELETE FROM steps WHERE run_id = ? AND id = ?");
+    s.bind(1, run_id).bind(2, placeholder).step();
+  }
+  {
+    Statement e(db_, prepared(kInsertEvent));
+    e.bind(1, run_id).bind(2, placeholder).bind(3, now).bind(4, "expanded").bind(5, 0).bind(6, items).step();
+  }
+  for (const auto& st : instances) {
+    add_step(run_id, st);
+    Statement e(db_, prepared(kInsertEvent));
+    e.bind(1, run_id).bind(2, st.id).bind(3, now).bind(4, "added").bind(5, 0).bind(6, "").step();
+  }
+  tx.commit();
+}
+
+std::map<std::string, std::string> RunStore::expansions(const std::string& run_id) {
+  std::map<std::string, std::string> out;
+  Statement s(db_, "SELECT step, items FROM expansions WHERE run_id = ?");
+  s.bind(1, run_id);
+  while (s.step()) out[s.text(0)] = s.text(1);
+  return out;
+}
+
+void RunStore::forget_expansion(const std::string& run_id, const std::string& step) {
+  Transaction tx(db_);
+  Statement s(db_, "DELETE FROM expansions WHERE run_id = ? AND step = ?");
+  s.bind(1, run_id).bind(2, step).step();
+  Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, ?, ?, 'expansion forgotten')");
+  e.bind(1, run_id).bind(2, step).bind(3, now_rfc3339()).step();
   tx.commit();
 }
 

@@ -74,7 +74,7 @@ std::string now_rfc3339();
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens STATE_DIR/state.db. `create`: make the directory and database if absent.
   // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
@@ -111,6 +111,13 @@ class RunStore {
   void set_run_status(const std::string& run_id, const std::string& status, bool finished);
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                          const std::string& playbook_hash, const std::string& validated_by);
+
+  // A for_each whose list is only known at run time: records the items (JSON) and, in the same
+  // transaction, replaces the placeholder record `placeholder` (ID[*]) by the instances' records.
+  void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
+                        const std::string& placeholder, const std::vector<StepRecord>& instances);
+  std::map<std::string, std::string> expansions(const std::string& run_id);  // step id -> items (JSON)
+  void forget_expansion(const std::string& run_id, const std::string& step);
 
   // Lease: only one live process drives a run. Throws StateError naming pid and host when a
   // live process holds it; takes over a lease whose owner is dead (same host) or silent.

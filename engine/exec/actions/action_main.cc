@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 const std::vector<ActionInfo>& builtin_actions() {
   static const std::vector<ActionInfo> all = {
-      {"yaml.set", yaml_set}, {"file.replace", file_replace}, {"git.commit", git_commit},
+      {"yaml.set", yaml_set}, {"yaml.get", yaml_get}, {"file.replace", file_replace}, {"git.commit", git_commit},
       {"git.tag", git_tag},   {"git.revert", git_revert},
   };
   return all;
@@ -112,7 +112,11 @@ int action_main(int argc, char** argv) {
   if (const char* out = std::getenv("RELENGINE_OUTPUT")) {
     std::ofstream f(out, std::ios::app);
     for (const auto& [k, v] : r.outputs) f << k << "=" << v << "\n";
-    if (r.kind == ActionResult::Kind::Unchanged) f << "relengine.unchanged=true\n";
+    if (r.kind == ActionResult::Kind::Unchanged) {
+      f << "relengine.unchanged=true\n";
+      std::string why = r.message.substr(0, r.message.find('\n'));
+      f << "relengine.message=" << why << "\n";
+    }
   }
   switch (r.kind) {
     case ActionResult::Kind::Changed: std::cout << name << ": " << r.message << "\n"; return 0;

@@ -10,6 +10,7 @@
 namespace relengine::exec::actions {
 
 ActionResult yaml_set(const nlohmann::json& with);
+ActionResult yaml_get(const nlohmann::json& with);
 ActionResult file_replace(const nlohmann::json& with);
 ActionResult git_commit(const nlohmann::json& with);
 ActionResult git_tag(const nlohmann::json& with);

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 namespace relengine::exec::actions {
@@ -79,8 +80,11 @@ std::string describe(const std::vector<KeySegment>& segs, std::size_t upto) {
   return out;
 }
 
-// Finds the node; on failure, says where the path stopped matching.
-bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Node& found, std::string& error) {
+// Finds the node; on failure, says where the path stopped matching, and `absent` tells whether
+// the path is simply not there (no such key, item or index) rather than ambiguous or of another shape.
+bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Node& found, std::string& error,
+          bool* absent = nullptr) {
+  if (absent) *absent = false;
   YAML::Node cur = root;
   for (std::size_t i = 0; i < segs.size(); ++i) {
     const auto& s = segs[i];
@@ -101,6 +105,7 @@ bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Nod
         }
       if (!hit) {
         error = "no key '" + s.key + "' in " + where;
+        if (absent) *absent = true;
         return false;
       }
     } else if (s.kind == KeySegment::Kind::Index) {
@@ -110,6 +115,7 @@ bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Nod
       }
       if (s.index >= cur.size()) {
         error = where + " has " + std::to_string(cur.size()) + " items, no [" + std::to_string(s.index) + "]";
+        if (absent) *absent = true;
         return false;
       }
       YAML::Node item = cur[s.index];
@@ -129,6 +135,7 @@ bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Nod
       }
       if (matches == 0) {
         error = "no item with " + s.key + "=" + s.value + " in " + where;
+        if (absent) *absent = true;
         return false;
       }
       if (matches > 1) {
@@ -328,6 +335,51 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
   }
   out.kind = YamlEdit::Kind::Changed;
   out.text = std::move(result);
+  return out;
+}
+
+namespace {
+
+nlohmann::ordered_json json_of(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence: {
+      auto out = nlohmann::ordered_json::array();
+      for (const auto& item : n) out.push_back(json_of(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      auto out = nlohmann::ordered_json::object();
+      for (auto it = n.begin(); it != n.end(); ++it) out[it->first.Scalar()] = json_of(it->second);
+      return out;
+    }
+    case YAML::NodeType::Scalar: return n.Scalar();
+    default: return "";
+  }
+}
+
+}  // namespace
+
+YamlRead yaml_get_text(const std::string& source, const std::string& key_path) {
+  YamlRead out;
+  std::vector<KeySegment> segs;
+  if (!parse_key_path(key_path, segs, out.error)) return out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(source);
+  } catch (const YAML::Exception& e) {
+    out.error = "cannot parse the file: " + std::string(e.what());
+    return out;
+  }
+  YAML::Node found;
+  bool absent = false;
+  if (!find(root, segs, found, out.error, &absent)) {
+    if (absent) out.kind = YamlRead::Kind::Absent;
+    return out;
+  }
+  out.kind = YamlRead::Kind::Found;
+  out.scalar = found.IsScalar() || found.IsNull();
+  if (found.IsScalar()) out.value = found.Scalar();
+  else if (!found.IsNull()) out.value = json_of(found).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   return out;
 }
 

@@ -1,6 +1,6 @@
-// yaml.set as a pure function over file text: sets one scalar at a key path by splicing new
-// bytes over the old scalar's bytes (found from yaml-cpp marks), then re-parses and checks that
-// nothing else in the document changed. Used by the yaml.set action and its tests.
+// yaml.set and yaml.get as pure functions over file text. yaml.set sets one scalar at a key path
+// by splicing new bytes over the old scalar's bytes (found from yaml-cpp marks), then re-parses and
+// checks that nothing else in the document changed. Used by the yaml.* actions and their tests.
 #pragma once
 
 #include <string>
@@ -27,5 +27,17 @@ struct YamlEdit {
 };
 
 YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value);
+
+// yaml.get: the value at a key path (same syntax as yaml.set). A scalar gives its text (null: ""), a
+// map or list its compact JSON. Absent: the path is not there (no such key, item or index); Failed:
+// unparseable file, bad path, a selector matching several items, or a path through a scalar.
+struct YamlRead {
+  enum class Kind { Found, Absent, Failed } kind = Kind::Failed;
+  std::string value;
+  bool scalar = true;
+  std::string error;
+};
+
+YamlRead yaml_get_text(const std::string& source, const std::string& key_path);
 
 }  // namespace relengine::exec::actions
