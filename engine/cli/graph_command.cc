@@ -30,6 +30,7 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
   load::InputSources sources;
   sources.lenient = true;
   std::vector<state::StepRecord> records;
+  plan::Expansions expansions;  // the for_each lists the run computed: its instances are drawn
   std::string run_status;
   std::string id;
   if (!run_id.empty()) {
@@ -44,13 +45,14 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
       run_status = run->status;
       sources.recorded = run->inputs;
       records = store.steps(run->id);
+      expansions = plan::parse_expansions(store.expansions(run->id));
     } catch (const state::StateError& e) {
       std::cerr << "relengine: " << e.what() << "\n";
       return kStateProblem;
     }
   }
   load::Diagnostics input_diags;
-  auto prepared = plan::prepare(pb, sources, input_diags);
+  auto prepared = plan::prepare(pb, sources, input_diags, &expansions);
   if (input_diags.has_errors()) {
     for (const auto& d : input_diags.sorted()) std::cerr << load::format(d) << "\n";
     return kBadInput;

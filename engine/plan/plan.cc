@@ -446,6 +446,8 @@ void print_plan(std::ostream& out, const Prepared& prep, const Plan& plan) {
         continue;
       }
       if (!s.condition) out << "       runs if " << s.condition_text << " (known at run time)\n";
+      if (prep.graph.node(s.vertex).unexpanded)
+        out << "       instances known at run time: for_each " << s.step->for_each->scalar << "\n";
       if (!s.needs.empty()) {
         out << "       after:";
         std::size_t shown = 0;
@@ -511,6 +513,8 @@ nlohmann::ordered_json plan_json(const Prepared& prep, const Plan& plan) {
     j["skip_reason"] = skip.empty() ? json(nullptr) : json(skip);
     j["gate"] = s.gate;
     j["irreversible"] = s.irreversible;
+    // A for_each whose list is only known at run time: this entry stands for all its instances.
+    if (prep.graph.node(s.vertex).unexpanded) j["instances"] = "known at run time";
     json action;
     switch (s.action.kind) {
       case model::ActionKind::Run:

@@ -30,6 +30,7 @@ GraphModel build_graph_model(const plan::Prepared& prep, const std::vector<state
     gn.id = n.id;
     gn.step = n.step->id.value;
     gn.name = n.step->name.value;
+    if (n.unexpanded) gn.name += std::string(gn.name.empty() ? "" : " ") + "(instances known at run time)";
     gn.phase = n.phase->id.value;
     gn.gate = n.step->action == model::ActionKind::Manual;
     gn.irreversible = n.step->irreversible;

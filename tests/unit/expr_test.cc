@@ -209,3 +209,32 @@ TEST_CASE("regexes that would overflow libstdc++ are refused before compiling (f
   CHECK(regex_problem(std::string(5000, 'a')).has_value());
   CHECK(parse("matches(a, 'pendsWith\\4444444444444444444444')").error->message.find("more than 6 digits") != std::string::npos);
 }
+
+TEST_CASE_FIXTURE(Fixture, "fromJSON: JSON text to typed values; bad or too deep JSON is an error") {
+  Value v = eval("fromJSON('[\"a\", 2, true, {\"k\": \"v\"}, null]')");
+  REQUIRE(v.is_list());
+  REQUIRE(v.list().size() == 5);
+  CHECK(v.list()[0].str() == "a");
+  CHECK(v.list()[1].integer() == 2);
+  CHECK(v.list()[2].boolean());
+  CHECK(v.list()[3].field("k")->str() == "v");
+  CHECK(v.list()[4].str().empty());
+  CHECK(eval("fromJSON('18446744073709551615')").str() == "18446744073709551615");  // never wraps
+  CHECK(eval("fromJSON(vars.modules)").is_list());  // already structured
+  CHECK(eval_error("fromJSON('[oops')").find("is not JSON") != std::string::npos);
+  CHECK(eval_error("fromJSON('a', 'b')").find("takes 1 argument") != std::string::npos);
+  std::string deep(100, '[');
+  deep += std::string(100, ']');
+  CHECK(eval_error("fromJSON('" + deep + "')").find("64 levels") != std::string::npos);
+  // At plan time a step output is unknown, and so is what fromJSON makes of it.
+  Scope s = scope();
+  auto p = parse("fromJSON(steps.find.outputs.list)");
+  REQUIRE(p.expr);
+  CHECK(evaluate(*p.expr, s).value.is_unknown());
+  // Statically, fromJSON may be a list: for_each accepts it.
+  StaticScope st;
+  st.steps = {"find"};
+  std::vector<ExprError> errors;
+  CHECK(check(*p.expr, st, errors) == StaticType::Any);
+  CHECK(errors.empty());
+}

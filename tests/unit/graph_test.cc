@@ -141,3 +141,51 @@ TEST_CASE("a 10,000-step chain neither overflows the stack nor takes quadratic t
   REQUIRE(o.size() == 10000);
   CHECK(g.node(o.back()).id == "s9999");
 }
+
+TEST_CASE("expand: a for_each known at run time replaces ID[*] by its instances, which inherit its edges") {
+  auto pb = load_pb(R"(version: 1
+name: g
+phases:
+  - id: p
+    steps:
+      - {id: find, run: x, idempotent: true}
+      - {id: fan, for_each: "${{ fromJSON(steps.find.outputs.list) }}", run: x, idempotent: true}
+      - {id: last, run: x, idempotent: true}
+)");
+  auto unknown = [](const model::Step&) -> std::optional<std::vector<expr::Value>> { return std::nullopt; };
+  auto g = graph::StepGraph::expanded(pb, unknown);
+  auto placeholder = g.find("fan[*]");
+  REQUIRE(placeholder);
+  auto added = g.expand(*placeholder, {expr::Value("b"), expr::Value("a")});
+  REQUIRE(added.size() == 2);
+  CHECK(!g.find("fan[*]"));
+  CHECK(g.node(*placeholder).retired);
+  CHECK(deps(g, "fan[b]") == std::vector<std::string>{"find"});
+  CHECK(deps(g, "fan[a]") == std::vector<std::string>{"find"});
+  CHECK(deps(g, "last") == std::vector<std::string>{"fan[b]", "fan[a]"});
+  // The instances keep their step's place in the order (not the end, where they were added), in item order.
+  CHECK(order(g) == std::vector<std::string>{"find", "fan[b]", "fan[a]", "last"});
+
+  // An empty list: the dependents follow the placeholder's dependencies directly... through nothing.
+  auto g2 = graph::StepGraph::expanded(pb, unknown);
+  g2.expand(*g2.find("fan[*]"), {});
+  CHECK(deps(g2, "last").empty());
+  CHECK(order(g2) == std::vector<std::string>{"find", "last"});
+}
+
+TEST_CASE("a for_each reading a step it does not run after is reported at the for_each") {
+  auto pb = load_pb(R"(version: 1
+name: g
+phases:
+  - id: p
+    steps:
+      - {id: fan, for_each: "${{ fromJSON(steps.find.outputs.list) }}", run: x, idempotent: true}
+      - {id: find, run: x, idempotent: true}
+      - {id: ok, needs: [find], for_each: "${{ fromJSON(steps.find.outputs.list) }}", run: x, idempotent: true}
+)");
+  load::Diagnostics diags;
+  graph::StepGraph::of_steps(pb).check("g.yaml", diags);
+  REQUIRE(diags.error_count() == 1);
+  CHECK(load::format(diags.sorted()[0]).find("g.yaml:6:") == 0);
+  CHECK(diags.sorted()[0].message.find("for_each of step 'fan' reads step 'find'") != std::string::npos);
+}

@@ -200,3 +200,39 @@ TEST_CASE("a database left empty by a crash during creation is initialized, not 
   auto store = RunStore::open(d.path.string(), false);
   CHECK(store.runs().empty());
 }
+
+TEST_CASE("expansions: recorded with their instances in one transaction; a schema 2 file gains the table") {
+  Dir d;
+  {
+    auto store = RunStore::open(d.path.string(), true);
+    StepRecord ph;
+    ph.id = "fan[*]";
+    ph.step = "fan";
+    ph.phase = "p";
+    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {ph});
+  }
+  {  // what relengine wrote before run-time expansions: no expansions table, schema version 2
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE expansions; UPDATE meta SET value='2' WHERE key='schema_version'", nullptr,
+                         nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = RunStore::open(d.path.string(), true);
+  CHECK(store.expansions("r1").empty());
+  std::vector<StepRecord> instances(2);
+  instances[0].id = "fan[a]";
+  instances[1].id = "fan[b]";
+  for (auto& i : instances) i.step = "fan", i.phase = "p";
+  store.record_expansion("r1", "fan", "[\"a\",\"b\"]", "fan[*]", instances);
+  CHECK(store.expansions("r1") == std::map<std::string, std::string>{{"fan", "[\"a\",\"b\"]"}});
+  auto steps = store.steps("r1");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0].id == "fan[a]");
+  CHECK(steps[1].id == "fan[b]");
+  bool journaled = false;
+  for (const auto& e : store.events("r1")) journaled |= e.step == "fan[*]" && e.transition == "expanded";
+  CHECK(journaled);
+  store.forget_expansion("r1", "fan");
+  CHECK(store.expansions("r1").empty());
+}

@@ -175,3 +175,37 @@ TEST_CASE("the real files in ../shared/fixtures, when present, edit in one line"
       CHECK(r.text.find("# change image if needed") != std::string::npos);
   }
 }
+
+TEST_CASE("yaml.get: values, absent paths, and what is an error even when optional") {
+  const std::string text = "git:\n  coco-operator:\n    reference: main # pinned at release\n    config: default\n"
+                           "images:\n- name: cloud-api-adaptor\n  newTag: latest\n- name: other\n  newTag: '1.0'\n"
+                           "- name: other\n  newTag: '2.0'\nlist: [a, b]\nempty:\n";
+  auto r = yaml_get_text(text, "git.coco-operator.reference");
+  CHECK(r.kind == YamlRead::Kind::Found);
+  CHECK(r.value == "main");  // the comment is not the value
+  CHECK(yaml_get_text(text, "images[name=cloud-api-adaptor].newTag").value == "latest");
+  CHECK(yaml_get_text(text, "images[0].name").value == "cloud-api-adaptor");
+  auto list = yaml_get_text(text, "list");
+  CHECK(list.value == "[\"a\",\"b\"]");
+  CHECK(!list.scalar);
+  CHECK(yaml_get_text(text, "empty").value.empty());
+  for (const char* absent : {"git.kata-containers.reference", "images[name=nope].newTag", "images[9].newTag"}) {
+    CAPTURE(absent);
+    CHECK(yaml_get_text(text, absent).kind == YamlRead::Kind::Absent);
+  }
+  auto ambiguous = yaml_get_text(text, "images[name=other].newTag");
+  CHECK(ambiguous.kind == YamlRead::Kind::Failed);
+  CHECK(ambiguous.error.find("2 items") != std::string::npos);
+  CHECK(yaml_get_text(text, "git.coco-operator.reference.x").kind == YamlRead::Kind::Failed);  // through a scalar
+  CHECK(yaml_get_text("a: [", "a").kind == YamlRead::Kind::Failed);
+  CHECK(yaml_get_text(text, "git..x").kind == YamlRead::Kind::Failed);
+}
+
+TEST_CASE("yaml.get reads what the old awk misread: coco-operator as the last entry under git") {
+  // The awk of record-operator-pin was not reset at the next top-level key, so it read the
+  // `reference:` of whatever came after coco-operator.
+  const std::string text = "git:\n  kbs:\n    reference: abc\n  coco-operator:\n    url: u\n    config: default\n"
+                           "    reference: main\noci:\n  kata-containers:\n    reference: 3.23.0\n";
+  CHECK(yaml_get_text(text, "git.coco-operator.reference").value == "main");
+  CHECK(yaml_get_text(text, "git.coco-operator.config").value == "default");
+}
