@@ -96,3 +96,81 @@ inline std::vector<std::string> lines(const std::string& text) {
 }
 
 }  // namespace e2e
+
+// ---- waiting for events, and engines started as children of the test ----
+// A test waits for something observable (a file, a line, a state row, a process gone), never
+// for a span of time that is supposed to be long enough. Deadlines only stop a test that would
+// otherwise hang; on any machine, however loaded, a passing test never comes near them.
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <thread>
+
+namespace e2e {
+
+inline constexpr double kHangGuardSeconds = 60;
+
+// Polls `ready` every 10 ms until it is true (true) or `seconds` have passed (false).
+template <typename Pred>
+bool eventually(Pred ready, double seconds = kHangGuardSeconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    if (ready()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return ready();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// The text of `p` once it holds at least one whole line (a shell's `echo $$ > f` creates the file
+// before it writes to it); empty if that does not happen within `seconds`.
+inline std::string wait_for_line(const fs::path& p, double seconds = kHangGuardSeconds) {
+  std::string text;
+  eventually(
+      [&] {
+        text = slurp(p);
+        return !text.empty() && text.back() == '\n';
+      },
+      seconds);
+  return !text.empty() && text.back() == '\n' ? text : std::string();
+}
+
+// Starts `argv` (argv[0] a path) as a child of this process, in `dir`, with stdin /dev/null and
+// stdout and stderr appended to `log`; returns its pid. Being our child, it can be waited for
+// (wait_child): its exit code is known, and once reaped it is certainly gone.
+inline int start_child(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || out < 0 || ::chdir(dir.c_str()) != 0) ::_exit(127);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::close_range(3, ~0U, 0);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` (0: just looks) for the child `pid` to end and reaps it. Its exit code,
+// 128 + the signal when a signal ended it, or -1 when it is still running.
+inline int wait_child(int pid, double seconds = kHangGuardSeconds) {
+  int code = -1;
+  eventually(
+      [&] {
+        int status = 0;
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        else if (r < 0) code = -2;  // not our child, or already reaped: a bug in the test
+        return code != -1;
+      },
+      seconds);
+  return code;
+}
+
+}  // namespace e2e
