@@ -2,9 +2,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
-#include <chrono>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "run.h"
 
@@ -114,23 +112,32 @@ TEST_CASE("a tag that exists remotely at another commit is refused and neither s
 
 TEST_CASE("kill -9 in the middle of a for_each tag step: after resume every tag exists once and is right") {
   GitSandbox sb;
-  // The remote logs each tag it accepts, slowly, so the engine can be killed between two pushes.
+  // The remote logs each tag it accepts. Once it has the second one, its hook (which the push
+  // waits for) blocks until the test creates `go` (a minute at most): the engine is killed while
+  // that push, and so its step, is still running, with the tag on the remote and the step not yet
+  // recorded. No sleep is assumed long enough for it.
   write(fs::path(sb.bare) / "hooks" / "post-receive",
-        "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\ntouch ../pushed-$(wc -l < ../received.log)\nsleep 1\n");
+        "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\n"
+        "n=$(wc -l < ../received.log)\n"
+        "if [ $n -eq 2 ]; then echo $$ > ../hook.tmp && mv ../hook.tmp ../hook.pid; i=0;\n"
+        "  while [ ! -f ../go ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done\nfi\n");
   shell("chmod +x " + quote((fs::path(sb.bare) / "hooks" / "post-receive").string()));
   std::string pb = sb.playbook(kRelease);
-  std::string line = "cd " + quote(sb.dir.path().string()) + " && env " + kGitEnv + " " + quote(RELENGINE_BIN) +
-                     " --state-dir " + quote(sb.state) + " run " + quote(pb) +
-                     " -j 1 --yes --set version=v0.2.0 --set number=0.2.0 >/dev/null 2>&1 & echo $!";
-  int engine = std::stoi(shell(line).out);
-  bool second = false;
-  for (int i = 0; i < 200 && !second; ++i) {
-    second = fs::exists(sb.dir / "pushed-2");  // the second tag is on the remote; its step not yet recorded
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(second);
+  std::vector<std::string> argv = {"/usr/bin/env"};
+  std::istringstream git_env(kGitEnv);
+  for (std::string kv; git_env >> kv;) argv.push_back(kv);
+  argv.insert(argv.end(), {RELENGINE_BIN, "--state-dir", sb.state, "run", pb, "-j", "1", "--yes", "--set", "version=v0.2.0",
+                           "--set", "number=0.2.0"});
+  std::string engine_log = (sb.dir / "engine.log").string();
+  int engine = start_child(argv, sb.dir.path().string(), engine_log);
+  // the second tag is on the remote; its step not yet recorded
+  std::string hook = wait_for_line(sb.dir / "hook.pid");
+  CAPTURE(slurp(engine_log));
+  REQUIRE(!hook.empty());
   ::kill(engine, SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(wait_child(engine) == 128 + SIGKILL);
+  CHECK(eventually([&] { return !alive(std::stoi(hook)); }));  // the push's processes end with the engine
+  write(sb.dir / "go", "");  // should the hook have survived
   Result r = sb.run({"resume", "--yes"});
   CHECK(r.code == 0);
   CHECK(r.out.find("tag[cli] (interrupted (its driver died))") != std::string::npos);
