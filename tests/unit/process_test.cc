@@ -6,7 +6,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -23,7 +22,10 @@ struct Outcome {
   bool done = false;
 };
 
-Outcome run(const std::vector<std::string>& argv, double kill_after = 0, bool graceful = false) {
+// Runs `argv` to its end. With `signal_on`, kills its group (or, `graceful`, terminates it) as
+// soon as its output holds that text: the command says when it is ready (its trap installed, its
+// children started) instead of the test assuming it is after some time.
+Outcome run(const std::vector<std::string>& argv, const std::string& signal_on = "", bool graceful = false) {
   set_supervisor_binary(RELENGINE_BIN);
   boost::asio::io_context io;
   Outcome out;
@@ -31,9 +33,10 @@ Outcome run(const std::vector<std::string>& argv, double kill_after = 0, bool gr
   spec.argv = argv;
   spec.workdir = ".";
   spec.env = {{"PATH", "/usr/bin:/bin"}, {"GREETING", "hello"}};
-  spec.grace_seconds = 1;
+  spec.grace_seconds = 60;  // between TERM and KILL: only against a command that ignores TERM
   boost::asio::signal_set chld(io, SIGCHLD);
   ProcessGroup* pg = nullptr;
+  bool signalled = false;
   std::function<void()> watch = [&] {
     chld.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -41,7 +44,14 @@ Outcome run(const std::vector<std::string>& argv, double kill_after = 0, bool gr
       watch();
     });
   };
-  ProcessGroup group(io, spec, [&](std::string_view s) { out.output.append(s); },
+  ProcessGroup group(io, spec,
+                     [&](std::string_view s) {
+                       out.output.append(s);
+                       if (!signal_on.empty() && !signalled && out.output.find(signal_on) != std::string::npos) {
+                         signalled = true;
+                         graceful ? pg->terminate() : pg->kill();
+                       }
+                     },
                      [&](const ExitStatus& st) {
                        out.status = st;
                        out.done = true;
@@ -50,13 +60,6 @@ Outcome run(const std::vector<std::string>& argv, double kill_after = 0, bool gr
                      });
   pg = &group;
   watch();
-  boost::asio::steady_timer timer(io);
-  if (kill_after > 0) {
-    timer.expires_after(std::chrono::milliseconds(static_cast<int>(kill_after * 1000)));
-    timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) graceful ? group.terminate() : group.kill();
-    });
-  }
   io.run();
   return out;
 }
@@ -71,10 +74,10 @@ TEST_CASE("a command's output, environment and exit code come back") {
 }
 
 TEST_CASE("kill() ends the whole group at once; terminate() asks first") {
-  auto o = run({"sh", "-c", "sleep 30 & sleep 30"}, 0.3, false);
+  auto o = run({"sh", "-c", "sleep 30 & echo ready; sleep 30"}, "ready", false);
   REQUIRE(o.done);
   CHECK(o.status.code == 128 + SIGKILL);
-  o = run({"sh", "-c", "trap 'echo got TERM; exit 7' TERM; sleep 30 & wait"}, 0.3, true);
+  o = run({"sh", "-c", "trap 'echo got TERM; exit 7' TERM; sleep 30 & echo ready; wait"}, "ready", true);
   REQUIRE(o.done);
   CHECK(o.status.code == 7);
   CHECK(o.output.find("got TERM") != std::string::npos);
@@ -126,7 +129,9 @@ TEST_CASE("background processes do not outlive their command") {
   CHECK(o.status.code == 0);
   pid_t bg = std::atoi(o.output.c_str());
   REQUIRE(bg > 0);
-  for (int i = 0; i < 100 && running(bg); ++i) ::usleep(10000);
+  // Killed when the command ended; it may take the kernel a moment to finish it. A minute only
+  // guards against hanging.
+  for (int i = 0; i < 6000 && running(bg); ++i) ::usleep(10000);
   CHECK_FALSE(running(bg));
 }
 
@@ -144,8 +149,8 @@ pid_t sleeping_group() {
   return p;
 }
 
-bool gone(pid_t p) {
-  for (int i = 0; i < 300; ++i) {
+bool gone(pid_t p) {  // reaped within a minute (a guard against hanging, not a span that must suffice)
+  for (int i = 0; i < 6000; ++i) {
     int st;
     if (::waitpid(p, &st, WNOHANG) == p) return true;
     ::usleep(10000);
@@ -174,11 +179,11 @@ TEST_CASE("the supervisor kills the registered groups, and only those, when the 
     int32_t msgs[] = {kept, killed, -kept, also_killed};
     REQUIRE(::write(p[1], msgs, sizeof msgs) == static_cast<ssize_t>(sizeof msgs));
     ::usleep(50000);
-    CHECK(::kill(killed, 0) == 0);  // nothing happens while the engine is there
+    int st;
+    CHECK(::waitpid(killed, &st, WNOHANG) == 0);  // nothing happens while the engine is there
     ::close(p[1]);                  // the engine is gone
     CHECK(gone(killed));
     CHECK(gone(also_killed));
-    int st;
     CHECK(::waitpid(sup, &st, 0) == sup);
     CHECK(::waitpid(kept, &st, WNOHANG) == 0);  // unregistered: left alone
     ::kill(kept, SIGKILL);

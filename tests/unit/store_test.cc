@@ -181,8 +181,9 @@ TEST_CASE("leases: a live owner is named, a dead one is taken over") {
                     std::to_string(process_start_time(1)) + " WHERE id='r1'";
   sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   CHECK_THROWS_WITH_AS(store.acquire_lease("r1"), doctest::Contains("is being driven by pid 1 on host"), StateError);
-  // A pid that no longer exists: taken over.
-  sqlite3_exec(db, "UPDATE runs SET lease_pid=999999, lease_start=0 WHERE id='r1'", nullptr, nullptr, nullptr);
+  // A pid that cannot exist (above Linux's largest, 2^22): taken over. (999999 could be a live
+  // process on a machine with a large pid_max, and with lease_start=0 it would count as the owner.)
+  sqlite3_exec(db, "UPDATE runs SET lease_pid=4194305, lease_start=0 WHERE id='r1'", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   store.acquire_lease("r1");
   CHECK(store.find_run("r1")->lease_pid == getpid());
