@@ -218,9 +218,13 @@ phases:
   write(run.dir / "ledger", "");
   std::string log = (run.dir / "engine.log").string();
   int engine = start_child({RELENGINE_BIN, "--state-dir", run.state, "run", "p.yaml", "-j", "1"}, run.dir.path().string(), log);
-  REQUIRE(!wait_for_line(run.dir / "b.pid").empty());  // fan[b] is running: a was done before it
+  std::string b = wait_for_line(run.dir / "b.pid");
+  REQUIRE(!b.empty());  // fan[b] is running: a was done before it
   ::kill(engine, SIGKILL);
   REQUIRE(wait_child(engine) == 128 + SIGKILL);
+  // The killed engine's fan[b] must be gone (its supervisor kills it) before `go` exists, or it
+  // could still see `go` and write its line after the resume's done_if has looked.
+  REQUIRE(eventually([&] { return !alive(std::stoi(b)); }));
   // Whatever find would say now, the run expands as it did.
   write(run.dir / "items", "[\"a\",\"b\",\"c\"]\n");
   write(run.dir / "go", "");
