@@ -136,13 +136,14 @@ inline std::string wait_for_line(const fs::path& p, double seconds = kHangGuardS
 }
 
 // Starts `argv` (argv[0] a path) as a child of this process, in `dir`, with stdin /dev/null and
-// stdout and stderr appended to `log`; returns its pid. Being our child, it can be waited for
-// (wait_child): its exit code is known, and once reaped it is certainly gone.
+// stdout and stderr appended to `log`; returns its pid (-1 if fork failed). Being our child, it
+// can be waited for (wait_child): its exit code is known, and once reaped it is certainly gone.
 inline int start_child(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = ::fork();
+  if (pid < 0) return -1;
   if (pid == 0) {
     int in = ::open("/dev/null", O_RDONLY);
     int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -160,6 +161,7 @@ inline int start_child(const std::vector<std::string>& argv, const std::string& 
 // Waits up to `seconds` (0: just looks) for the child `pid` to end and reaps it. Its exit code,
 // 128 + the signal when a signal ended it, or -1 when it is still running.
 inline int wait_child(int pid, double seconds = kHangGuardSeconds) {
+  if (pid <= 0) return -2;  // no child was started (waitpid would take any child)
   int code = -1;
   eventually(
       [&] {
