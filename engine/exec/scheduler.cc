@@ -172,11 +172,26 @@ class Driver {
 
   int drive() {
     const auto& g = prep_.graph;
-    for (graph::Vertex v = 0; v < g.size(); ++v) {
+    // What each step waits for: its dependencies that have still to run, and, through those that
+    // are done, theirs. A resume may run an early step again (its definition changed) while a
+    // later one is pending: the later one still comes after it, as the graph says.
+    std::vector<std::vector<graph::Vertex>> frontier(g.size());  // of a done step: what still runs above it
+    for (auto v : g.topological_order()) {
+      std::vector<graph::Vertex> above;
+      for (auto d : g.dependencies(v)) {
+        if (!terminal(nodes_[d].rec.status)) above.push_back(d);
+        else above.insert(above.end(), frontier[d].begin(), frontier[d].end());
+      }
+      std::sort(above.begin(), above.end());
+      above.erase(std::unique(above.begin(), above.end()), above.end());
       Node& n = nodes_[v];
-      if (terminal(n.rec.status)) continue;
-      for (auto d : g.dependencies(v))
-        if (!terminal(nodes_[d].rec.status)) ++n.remaining;
+      if (terminal(n.rec.status)) {
+        frontier[v] = std::move(above);
+        continue;
+      }
+      for (auto u : above) nodes_[u].waiters.push_back(v);
+      n.remaining = above.size();
+      n.waits = std::move(above);
       if (n.remaining == 0) ready_.push({position_[v], v});
     }
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) { on_signal(ec, sig); });
@@ -193,7 +208,9 @@ class Driver {
     graph::Vertex v = 0;
     StepRecord rec;
     const model::Step* step = nullptr;
-    std::size_t remaining = 0;
+    std::size_t remaining = 0;              // of `waits`, those not finished yet
+    std::vector<graph::Vertex> waits;       // the steps it runs after in this invocation
+    std::vector<graph::Vertex> waiters;     // the steps that wait for it
     plan::PlannedStep rendered;
     std::unique_ptr<ProcessGroup> proc;
     bool retired = false;  // an ID[*] that was expanded into its instances
@@ -260,7 +277,7 @@ class Driver {
   void finish(Node& n) {
     release(n);
     n.timeout.reset();
-    for (auto d : prep_.graph.dependents(n.v)) {
+    for (auto d : n.waiters) {
       Node& m = nodes_[d];
       if (m.remaining > 0 && --m.remaining == 0 && !terminal(m.rec.status)) ready_.push({position_[d], d});
     }
@@ -289,7 +306,7 @@ class Driver {
   // Handles a ready step; false when it needs a process slot and none is free.
   bool decide(Node& n) {
     std::string blocker;
-    for (auto d : prep_.graph.dependencies(n.v))
+    for (auto d : n.waits)
       if (blocks(nodes_[d])) blocker = nodes_[d].rec.id;
     if (!blocker.empty()) {
       n.rec.status = "cancelled";
@@ -370,27 +387,36 @@ class Driver {
     }
     flush();  // what led here is durable first
     store_.record_expansion(run_.id, step_id, expr::to_json(expr::Value(expr::List(*items))), p.rec.id, records);
-    auto dependents = prep_.graph.dependents(p.v);
     auto added = prep_.graph.expand(p.v, *items);
     p.retired = true;
     p.rec.status = "skipped";  // terminal: nothing waits for it any more
     console_.note("[" + phase + "] " + p.rec.id + ": expanded into " + std::to_string(added.size()) +
                   (added.empty() ? " instances" : ": " + names));
     std::size_t position = position_[p.v];
+    // The instances wait for what the placeholder waited for (all done: it was ready), and the
+    // steps that waited for the placeholder wait for every instance instead.
+    std::vector<graph::Vertex> waiters;
+    for (auto d : p.waiters)
+      if (!terminal(nodes_[d].rec.status)) waiters.push_back(d);
     for (std::size_t i = 0; i < added.size(); ++i) {
       Node& m = nodes_.emplace_back();
       m.v = added[i];
       m.rec = records[i];
       m.step = step;
+      m.waits = p.waits;
+      m.waiters = waiters;
       position_[m.v] = position;
       ready_.push({position, m.v});
     }
-    for (auto d : dependents) {
+    for (auto d : waiters) {
       Node& m = nodes_[d];
-      if (terminal(m.rec.status) || m.remaining == 0) continue;
+      std::replace(m.waits.begin(), m.waits.end(), p.v, added.empty() ? p.v : added[0]);
+      if (added.empty()) m.waits.erase(std::remove(m.waits.begin(), m.waits.end(), p.v), m.waits.end());
+      else m.waits.insert(m.waits.end(), added.begin() + 1, added.end());
       m.remaining = m.remaining - 1 + added.size();
       if (m.remaining == 0) ready_.push({position_[d], d});
     }
+    p.waiters.clear();
   }
 
   bool gate(Node& n) {

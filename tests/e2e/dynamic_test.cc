@@ -428,3 +428,63 @@ phases:
   CHECK(run.step("flaky")["attempts"] == 2);
   CHECK(slurp(run.dir / "count") == "2\n");
 }
+
+TEST_CASE("resume: a step that runs again because it changed still comes before the pending steps after it") {
+  Run run;
+  // a -> b -> c; c fails the first time. Then a is edited: the resume runs a again and c again,
+  // and c must wait for a even though b, between them, is done. (a waits a little for c's mark:
+  // were c to start early, the ledger would show it first.)
+  const std::string text = R"PB(version: 1
+name: order-on-resume
+phases:
+  - id: p
+    steps:
+      - id: a
+        idempotent: true
+        run: |
+          for i in $(seq 100); do [ -e c-done ] && break; sleep 0.01; done
+          echo a-VERSION >> ledger
+      - id: b
+        idempotent: true
+        run: echo b >> ledger
+      - id: c
+        idempotent: true
+        run: |
+          [ -e fixed ] || exit 1
+          touch c-done
+          echo c >> ledger
+)PB";
+  auto playbook = [&](const std::string& version) {
+    std::string t = text;
+    t.replace(t.find("VERSION"), 7, version);
+    write(run.dir / "p.yaml", t);
+  };
+  playbook("1");
+  Result r = run({"run", "p.yaml", "-j", "4"});
+  REQUIRE(r.code == 1);
+  CHECK(slurp(run.dir / "ledger") == "a-1\nb\n");
+  playbook("2");
+  write(run.dir / "fixed", "");
+  r = run({"resume", "-j", "4"});
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("run  a (changed since it ran)") != std::string::npos);
+  CHECK(slurp(run.dir / "ledger") == "a-1\nb\na-2\nc\n");  // b is done and not repeated; c after a
+
+  // And when the step that runs again fails, the pending step after it does not run.
+  Run other;
+  std::string failing = text;
+  failing.replace(failing.find("echo a-VERSION >> ledger"), 24, "echo a >> ledger; [ ! -e broken ]");
+  write(other.dir / "p.yaml", failing);
+  r = other({"run", "p.yaml"});
+  REQUIRE(r.code == 1);
+  failing.replace(failing.find("[ ! -e broken ]"), 15, "[ ! -e broken ] # edited");
+  write(other.dir / "p.yaml", failing);
+  write(other.dir / "broken", "");
+  write(other.dir / "fixed", "");
+  r = other({"resume"});
+  CHECK(r.code == 1);
+  CHECK(other.step("a")["status"] == "failed");
+  CHECK(other.step("c")["status"] == "cancelled");
+  CHECK(!fs::exists(other.dir / "c-done"));
+}

@@ -1,6 +1,7 @@
-// The peer pods release on the local sandbox (scripts/sandbox), through the real binary:
-// the whole release with gates approved by `approve` + `resume` and a failure injected in the
-// pre-release phase; and a repeated pre-release (`--rerun-phase pre-release --set alpha=2`).
+// The peer pods release on the local sandbox (scripts/sandbox: its gh stand-in merges pull
+// requests as they are opened), through the real binary: the whole release with gates approved
+// by `approve` + `resume` and a failure injected in the pre-release phase; a repeated pre-release
+// (`--rerun-phase pre-release --set alpha=2`); the preflight reporting every problem at once.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -74,7 +75,7 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   CHECK(rel.status()["steps"][0]["status"] == "succeeded");
   bool saw_failure = false;
   std::vector<std::string> approved;
-  for (int round = 0; round < 15; ++round) {
+  for (int round = 0; round < 20; ++round) {
     json st = rel.status();
     if (st["status"] == "succeeded") break;
     if (st["status"] == "failed") {
@@ -94,7 +95,8 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   json st = rel.status();
   REQUIRE(st["status"] == "succeeded");
   CHECK(saw_failure);
-  for (std::string gate : {"wait-operator-release", "lock-main", "test-prerelease", "wait-pin-merged", "retest-release", "unlock-main"})
+  for (std::string gate : {"wait-versions-merged", "wait-operator-release", "wait-operator-merged", "lock-main",
+                           "test-prerelease", "wait-pin-merged", "retest-release", "unlock-main"})
     CHECK(std::find(approved.begin(), approved.end(), gate) != approved.end());
   for (const auto& s : st["steps"]) {
     CAPTURE(s["id"]);
@@ -107,11 +109,14 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   CHECK(rel.count("calls/go.log", "src/csi-wrapper: go get github.com/kata-containers/kata-containers/src/runtime@3.25.0") == 1);
   CHECK(rel.count("calls/gh.log", "gh release create v0.18.0-alpha.1 ") == 2);  // the injected failure, then once
   CHECK(rel.count("calls/gh.log", "gh release create v0.18.0 ") == 1);
+  CHECK(rel.count("calls/gh.log", "gh pr create ") == 4);  // versions, operator, pin, post-release
 
-  // Tags: each module at the pre-release and the release, each pushed once, on the right commits.
+  // Tags: each module at the pre-release and the release, each pushed once, on the right commits:
+  // the pre-release on main with the operator pin, the release on the merged image pin.
   std::string pushed_bumps = rel.remote_git("rev-parse src/cloud-api-adaptor/v0.18.0-alpha.1^{commit}");
-  std::string pin = rel.git("log --format=%H --grep='overlays: pin the cloud-api-adaptor image' main");
+  std::string pin = rel.remote_git("log --format=%H --grep='^release: pin CAA image for v0.18.0$' main");
   REQUIRE(!pin.empty());
+  CHECK(lines(pin).size() == 1);
   for (const auto& m : kModules) {
     CAPTURE(m);
     CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0-alpha.1^{commit}") == pushed_bumps);
@@ -119,37 +124,45 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
     CHECK(rel.count("received.log", "refs/tags/src/" + m + "/v0.18.0-alpha.1 ") == 1);
     CHECK(rel.count("received.log", "refs/tags/src/" + m + "/v0.18.0 ") == 1);
   }
-  CHECK(rel.git("log -1 --format=%s " + pushed_bumps) == "versions: pin the CoCo operator to v0.18.0");
+  CHECK(rel.remote_git("rev-parse v0.18.0^{commit}") == pin);  // made by gh release create
+  CHECK(rel.remote_git("rev-parse v0.18.0-alpha.1^{commit}") == pushed_bumps);
+  CHECK(rel.git("log -1 --format=%s " + pushed_bumps) == "versions: Pin operator version");
 
-  // versions.yaml at the end (post-release branch): new pins, the operator back to main/default,
-  // and every comment of the original still there.
+  // versions.yaml at the end (post-release branch): new pins, the kata agent's comment naming the
+  // kata release, the operator back to main/default, every other comment of the original there.
   std::string versions = rel.git("show post-release-v0.18.0:src/cloud-api-adaptor/versions.yaml") + "\n";
   CHECK(versions.find("    reference: 5574c4945a5ba4523c7b3a5ff1c53ace58d12b77\n") != std::string::npos);
   CHECK(versions.find("    reference: 258ea4acb7b9bd865fce5c63a539f2120dba8298\n") != std::string::npos);
   CHECK(versions.find("    reference: 17472f3f10c83a8626ea2bde8c4d4868f6ee95b4 # v3.25.0\n") != std::string::npos);
-  CHECK(versions.find("  kata-containers:\n    url: https://github.com/kata-containers/kata-containers\n    reference: 3.25.0\n") != std::string::npos);
-  CHECK(versions.find("  coco-operator:\n    url: https://github.com/confidential-containers/operator\n    reference: main\n    config: default\n") != std::string::npos);
+  CHECK(versions.find("kata-containers:\n    url:") == std::string::npos);  // no git.kata-containers
+  CHECK(versions.find("  coco-operator:\n    url: https://github.com/confidential-containers/operator\n    config: default\n    reference: main\n") != std::string::npos);
   CHECK(versions.find("    tag: \"3.9\"\n") != std::string::npos);
   std::string first = rel.git("rev-list --max-parents=0 main");
   std::string initial = rel.git("show " + first + ":src/cloud-api-adaptor/versions.yaml");
   for (const auto& l : lines(initial))
-    if (l.find('#') != std::string::npos) {
+    if (l.find('#') != std::string::npos && l.find("reference:") == std::string::npos) {
       CAPTURE(l);
       CHECK(versions.find(l.substr(l.find('#'))) != std::string::npos);
     }
   // The operator pin happened at release time.
   std::string pinned = rel.git("show " + pushed_bumps + ":src/cloud-api-adaptor/versions.yaml");
-  CHECK(pinned.find("    reference: v0.18.0\n    config: release\n") != std::string::npos);
+  CHECK(pinned.find("    config: release\n    reference: v0.18.0\n") != std::string::npos);
 
-  // Overlays: pinned in the history (dev- for libvirt and docker, alibabacloud untouched), reverted at the end.
-  std::string aws_pinned = rel.git("show " + pin + ":src/cloud-api-adaptor/install/overlays/aws/kustomization.yaml");
-  CHECK(aws_pinned.find("  newTag: " + kCaa + "\n") != std::string::npos);
-  CHECK(aws_pinned.find("newName: quay.io/confidential-containers/cloud-api-adaptor # change image if needed") != std::string::npos);
-  CHECK(rel.git("show " + pin + ":src/cloud-api-adaptor/install/overlays/docker/kustomization.yaml").find("    newTag: dev-" + kCaa + "\n") != std::string::npos);
-  CHECK(rel.git("show " + pin + ":src/cloud-api-adaptor/install/overlays/libvirt/kustomization.yaml").find("  newTag: dev-" + kCaa + "\n") != std::string::npos);
-  CHECK(rel.git("show " + pin + ":src/cloud-api-adaptor/install/overlays/alibabacloud/kustomization.yaml").find("newTag: v0.12.0-alibaba-alpha0") != std::string::npos);
-  CHECK(rel.git("show post-release-v0.18.0:src/cloud-api-adaptor/install/overlays/aws/kustomization.yaml").find("  newTag: latest\n") != std::string::npos);
-  CHECK(rel.git("log --format=%s post-release-v0.18.0").find("Revert \"overlays: pin the cloud-api-adaptor image for v0.18.0\"") != std::string::npos);
+  // Overlays: pinned in the history (dev- for libvirt and docker, alibabacloud untouched, gcp's
+  // local copy of the image pinned too), reverted at the end.
+  auto overlay = [&](const std::string& rev, const std::string& name) {
+    return rel.git("show " + rev + ":src/cloud-api-adaptor/install/overlays/" + name + "/kustomization.yaml");
+  };
+  for (std::string o : {"aws", "azure", "byom", "gcp", "ibmcloud", "ibmcloud-powervs", "vsphere"}) {
+    CAPTURE(o);
+    CHECK(overlay(pin, o).find("  newTag: " + kCaa + "\n") != std::string::npos);
+    CHECK(overlay(pin, o).find(" # change image if needed\n") != std::string::npos);
+  }
+  CHECK(overlay(pin, "docker").find("    newTag: dev-" + kCaa + "\n") != std::string::npos);
+  CHECK(overlay(pin, "libvirt").find("  newTag: dev-" + kCaa + "\n") != std::string::npos);
+  CHECK(overlay(pin, "alibabacloud") == overlay(first, "alibabacloud"));
+  CHECK(overlay("post-release-v0.18.0", "aws").find("  newTag: latest\n") != std::string::npos);
+  CHECK(rel.git("log --format=%s post-release-v0.18.0").find("Revert \"release: pin CAA image for v0.18.0\"") != std::string::npos);
 
   // CITATION.cff and docs.
   std::string citation = rel.git("show post-release-v0.18.0:CITATION.cff") + "\n";

@@ -209,3 +209,28 @@ TEST_CASE("yaml.get reads what the old awk misread: coco-operator as the last en
   CHECK(yaml_get_text(text, "git.coco-operator.reference").value == "main");
   CHECK(yaml_get_text(text, "git.coco-operator.config").value == "default");
 }
+
+TEST_CASE("yaml.set comment: kept by default, set, replaced or removed; refused where the line holds more") {
+  const std::string text = "oci:\n  kata-containers:\n    reference: 3.23.0\n  other:\n    reference: abc # v1.0.0\n"
+                           "flow: {a: 1, b: 2}\n";
+  auto set = yaml_set_text(text, "oci.kata-containers.reference", "17472f3f", std::string("v3.25.0"));
+  REQUIRE(set.kind == YamlEdit::Kind::Changed);
+  CHECK(set.text.find("    reference: 17472f3f # v3.25.0\n  other:") != std::string::npos);
+  auto replaced = yaml_set_text(text, "oci.other.reference", "def", std::string("v2.0.0"));
+  CHECK(replaced.text.find("    reference: def # v2.0.0\n") != std::string::npos);
+  auto kept = yaml_set_text(text, "oci.other.reference", "def");
+  CHECK(kept.text.find("    reference: def # v1.0.0\n") != std::string::npos);
+  auto removed = yaml_set_text(text, "oci.other.reference", "3.24.0", std::string());
+  CHECK(removed.text.find("    reference: 3.24.0\nflow:") != std::string::npos);
+  // Only the comment differs: still an edit; both the same: unchanged.
+  auto comment_only = yaml_set_text(text, "oci.other.reference", "abc", std::string("v1.0.1"));
+  CHECK(comment_only.kind == YamlEdit::Kind::Changed);
+  CHECK(comment_only.text.find("    reference: abc # v1.0.1\n") != std::string::npos);
+  CHECK(yaml_set_text(text, "oci.other.reference", "abc", std::string("v1.0.0")).kind == YamlEdit::Kind::Unchanged);
+  CHECK(yaml_set_text(text, "oci.kata-containers.reference", "3.23.0", std::string()).kind == YamlEdit::Kind::Unchanged);
+  auto flow = yaml_set_text(text, "flow.a", "3", std::string("x"));
+  CHECK(flow.kind == YamlEdit::Kind::Failed);
+  CHECK(flow.error.find("more than a comment") != std::string::npos);
+  CHECK(yaml_set_text(text, "flow.a", "3").kind == YamlEdit::Kind::Changed);  // without a comment it is fine
+  CHECK(yaml_set_text(text, "oci.other.reference", "x", std::string("two\nlines")).kind == YamlEdit::Kind::Failed);
+}

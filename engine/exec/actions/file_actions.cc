@@ -22,7 +22,9 @@ ActionResult yaml_set(const nlohmann::json& with) {
     r.message = error;
     return r;
   }
-  auto edit = yaml_set_text(text, key, value);
+  std::optional<std::string> comment;
+  if (with.is_object() && with.contains("comment") && !with["comment"].is_null()) comment = param(with, "comment");
+  auto edit = yaml_set_text(text, key, value, comment);
   r.outputs["previous"] = edit.previous;
   switch (edit.kind) {
     case YamlEdit::Kind::Failed:
@@ -32,7 +34,7 @@ ActionResult yaml_set(const nlohmann::json& with) {
       return r;
     case YamlEdit::Kind::Unchanged:
       r.kind = ActionResult::Kind::Unchanged;
-      r.message = file + ": " + key + " is already " + value;
+      r.message = file + ": " + key + " is already " + value + (comment ? (comment->empty() ? " (no comment)" : " # " + *comment) : "");
       return r;
     case YamlEdit::Kind::Changed: break;
   }

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 
 namespace relengine::exec::actions {
@@ -264,7 +265,8 @@ bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& ski
 
 }  // namespace
 
-YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value) {
+YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value,
+                       const std::optional<std::string>& comment) {
   YamlEdit out;
   std::vector<KeySegment> segs;
   if (!parse_key_path(key_path, segs, out.error)) return out;
@@ -283,8 +285,8 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
     return out;
   }
   out.previous = target.Scalar();
-  if (target.Scalar() == value) {
-    out.kind = YamlEdit::Kind::Unchanged;
+  if (comment && comment->find_first_of("\r\n") != std::string::npos) {
+    out.error = "a comment is one line";
     return out;
   }
   std::size_t start = static_cast<std::size_t>(target.Mark().pos);
@@ -303,6 +305,29 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
     out.error = "cannot find the text of '" + key_path + "' in the file";
     return out;
   }
+  // The rest of the value's line: nothing, or spaces and a comment (then `comment` may set it).
+  std::size_t eol = source.find_first_of("\r\n", end);
+  if (eol == std::string::npos) eol = source.size();
+  std::string rest = source.substr(end, eol - end);
+  std::size_t hash = rest.find('#');
+  bool comment_only = rest.find_first_not_of(" \t") == std::string::npos ||
+                      (hash != std::string::npos && rest.find_first_not_of(" \t") == hash && hash > 0);
+  std::string old_comment = hash != std::string::npos && comment_only ? rest.substr(hash + 1) : "";
+  while (!old_comment.empty() && old_comment.front() == ' ') old_comment.erase(0, 1);
+  while (!old_comment.empty() && (old_comment.back() == ' ' || old_comment.back() == '\t')) old_comment.pop_back();
+  std::string new_rest = rest;
+  if (comment) {
+    if (!comment_only) {
+      out.error = "'" + key_path + "' shares its line with more than a comment; relengine does not set a comment there";
+      return out;
+    }
+    std::string gap = hash != std::string::npos ? rest.substr(0, hash) : " ";
+    new_rest = comment->empty() ? "" : gap + "# " + *comment;
+  }
+  if (target.Scalar() == value && new_rest == rest) {
+    out.kind = YamlEdit::Kind::Unchanged;
+    return out;
+  }
   char style = source[start] == '\'' || source[start] == '"' ? source[start] : 0;
   std::string text;
   if (style == '\'' && value.find('\n') == std::string::npos) {
@@ -316,7 +341,8 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
   } else {
     text = double_quoted(value);
   }
-  std::string result = source.substr(0, start) + text + source.substr(end);
+  if (target.Scalar() == value) text = source.substr(start, end - start);  // only the comment changes
+  std::string result = source.substr(0, start) + text + new_rest + source.substr(eol);
   // Check the result: the key holds the new value and nothing else moved.
   YAML::Node after;
   try {

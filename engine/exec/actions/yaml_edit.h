@@ -3,6 +3,7 @@
 // checks that nothing else in the document changed. Used by the yaml.* actions and their tests.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ struct YamlEdit {
   std::string error;
 };
 
-YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value);
+// `comment`: absent keeps the value's trailing comment; text makes it `# text`; "" removes it.
+YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value,
+                       const std::optional<std::string>& comment = std::nullopt);
 
 // yaml.get: the value at a key path (same syntax as yaml.set). A scalar gives its text (null: ""), a
 // map or list its compact JSON. Absent: the path is not there (no such key, item or index); Failed:
