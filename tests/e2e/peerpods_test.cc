@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "run.h"
 
@@ -38,9 +39,33 @@ struct Release {
             "--set", "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298", "--set", "kata_agent_ref=17472f3f10c83a8626ea2bde8c4d4868f6ee95b4",
             "--set", "kata_version=3.25.0", "--set", "operator_ref=v0.18.0", "--set", "caa_image_tag=" + kCaa};
   }
+  std::string token = kSecret;
+  std::string merge_style = "rebase";  // how the sandbox's github merges a pull request ("": never by itself)
   Result rel(std::vector<std::string> args) {
     args.insert(args.begin(), {"--state-dir", state});
-    return relengine(args, dir.path().string(), "PATH=" + sandbox + "/bin:$PATH GITHUB_TOKEN=" + kSecret);
+    return relengine(args, dir.path().string(),
+                     "PATH=" + sandbox + "/bin:$PATH GITHUB_TOKEN=" + token + " GH_STANDIN_AUTOMERGE=" + merge_style);
+  }
+  std::vector<std::string> run_args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {"run", playbook};
+    auto in = inputs();
+    args.insert(args.end(), in.begin(), in.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  // The pull request of a head branch, as the gh stand-in keeps it (scripts/standins/gh).
+  fs::path pull(const std::string& head) {
+    for (const auto& e : fs::directory_iterator(fs::path(sandbox) / "github" / "pulls"))
+      if (slurp(e.path() / "headRefName") == head) return e.path();
+    return {};
+  }
+  // Someone else's commit lands on the remote's main.
+  void someone_pushes(const std::string& file) {
+    std::string tmp = (dir / ("other-" + file)).string();
+    Result r = shell("git clone -q " + quote(remote) + " " + quote(tmp) + " && cd " + quote(tmp) +
+                     " && echo x > " + quote(file) + " && git add -A && git -c user.name=Other -c user.email=o@x.invalid"
+                     " commit -qm " + quote("unrelated: " + file) + " && git push -q origin HEAD:main");
+    REQUIRE_MESSAGE(r.code == 0, r.err);
   }
   json status() { return json::parse(rel({"status", "--json"}).out); }
   std::string git(const std::string& args) {
@@ -203,4 +228,83 @@ TEST_CASE("a repeated pre-release: --rerun-phase pre-release --set alpha=2 tags 
   CHECK(rel.count("calls/go.log", "go get ") == 2);  // the kata bump was not repeated
   CHECK(rel.remote_git("tag -l 'src/*/v0.18.0'").empty());
   CHECK(rel.status()["inputs"]["alpha"] == "2");
+}
+
+TEST_CASE("pull requests merged with a merge commit or squashed: the release commit is the one GitHub made") {
+  for (std::string style : {"merge", "squash"}) {
+    CAPTURE(style);
+    Release rel;
+    rel.merge_style = style;
+    Result r = rel.rel(rel.run_args({"--auto-approve", "--yes"}));
+    CAPTURE(r.out);
+    REQUIRE(r.code == 0);
+    std::string merged = slurp(rel.pull("release-v0.18.0-pin") / "mergeCommit");
+    REQUIRE(merged.size() == 40);
+    CHECK(rel.remote_git("rev-parse v0.18.0^{commit}") == merged);
+    for (const auto& m : kModules) CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0^{commit}") == merged);
+    CHECK(rel.git("show post-release-v0.18.0:CITATION.cff").find("commit: " + merged) != std::string::npos);
+    // The pin is reverted on the post-release branch (a merge commit against main's line).
+    CHECK(rel.git("show post-release-v0.18.0:src/cloud-api-adaptor/install/overlays/aws/kustomization.yaml")
+              .find("  newTag: latest\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("others push while the release runs, and gh does not name merge commits: the merged pin is still tagged") {
+  Release rel;
+  Result r = rel.rel(rel.run_args());
+  REQUIRE(r.code == 3);
+  int pushes = 0;
+  for (int round = 0; round < 20 && r.code == 3; ++round) {
+    json st = rel.status();
+    // Every merged pull request loses the merge commit gh would report: the playbook finds it in git.
+    for (const auto& e : fs::directory_iterator(fs::path(rel.sandbox) / "github" / "pulls")) write(e.path() / "mergeCommit", "");
+    rel.someone_pushes("file-" + std::to_string(++pushes));
+    for (const auto& s : st["steps"])
+      if (s["status"] == "waiting") REQUIRE(rel.rel({"approve", st["id"], s["id"]}).code == 0);
+    r = rel.rel({"resume", "--yes"});
+  }
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  std::string pin = rel.remote_git("log --format=%H --grep='^release: pin CAA image for v0.18.0$' main");
+  REQUIRE(lines(pin).size() == 1);
+  CHECK(rel.remote_git("rev-parse main") != pin);  // others' commits came after it
+  for (const auto& m : kModules) CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0^{commit}") == pin);
+  CHECK(rel.remote_git("rev-parse v0.18.0^{commit}") == pin);
+  CHECK(rel.git("show post-release-v0.18.0:CITATION.cff").find("commit: " + pin) != std::string::npos);
+  CHECK(!rel.remote_git("log --format=%s main").empty());
+  CHECK(rel.remote_git("log --format=%s main").find("unrelated: file-3") != std::string::npos);
+}
+
+TEST_CASE("the preflight reports every problem at once, and nothing is changed before it passes") {
+  Release rel;
+  // Four problems: a release tag already on the remote, CITATION.cff names a newer release, a
+  // versions.yaml key the release edits is gone, and gh is not logged in.
+  std::string versions = rel.repo + "/src/cloud-api-adaptor/versions.yaml";
+  std::string text = slurp(versions);
+  text.erase(text.find("    config: default\n"), std::string("    config: default\n").size());
+  write(versions, text);
+  std::string citation = slurp(rel.repo + "/CITATION.cff");
+  citation.replace(citation.find("version: 0.17.0"), 15, "version: 0.19.0");
+  write(rel.repo + "/CITATION.cff", citation);
+  rel.git("commit -qam 'someone else edits' && git -C " + quote(rel.repo) + " push -q upstream main");
+  rel.git("tag src/webhook/v0.18.0 && git -C " + quote(rel.repo) + " push -q upstream src/webhook/v0.18.0 && git -C " +
+          quote(rel.repo) + " tag -d src/webhook/v0.18.0");
+  std::string before = rel.remote_git("for-each-ref");
+  rel.token = "";
+  Result r = rel.rel(rel.run_args({"--auto-approve", "--yes"}));
+  CAPTURE(r.out);
+  CHECK(r.code == 1);
+  std::set<std::string> failed;
+  json st = rel.status();
+  for (const auto& s : st["steps"])
+    if (s["status"] == "failed") failed.insert(s["id"].get<std::string>());
+  CHECK(failed == std::set<std::string>{"check-gh-auth", "check-tags-free", "check-version-order",
+                                        "check-versions-keys[git.coco-operator.config]"});
+  for (std::string why : {"src/webhook/v0.18.0 exists on upstream", "older than the previous release v0.19.0",
+                          "no key 'config' in 'git.coco-operator'"})
+    CHECK_MESSAGE(r.out.find(why) != std::string::npos, why);
+  // Nothing after the preflight ran: no branch, no edit, nothing pushed.
+  CHECK(rel.git("branch --list 'release-*'").empty());
+  CHECK(rel.git("status --porcelain").empty());
+  CHECK(rel.remote_git("for-each-ref") == before);
 }

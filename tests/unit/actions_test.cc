@@ -185,3 +185,22 @@ TEST_CASE("git.revert reverts once; a revert found by message or content is unch
   CHECK(git_revert({{"repo", repo.work}, {"commit", pin2}}).kind == ActionResult::Kind::Unchanged);
   CHECK(git_revert({{"repo", repo.work}, {"commit", "0000000"}}).kind == ActionResult::Kind::Failed);
 }
+
+TEST_CASE("git.revert of a merge commit (a pull request merged with one) reverts it against main's line") {
+  Repo repo;
+  repo.git("switch -q -c pin");
+  spit(repo.work + "/file.txt", "pinned\n");
+  repo.git("commit -qam pin");
+  repo.git("switch -q main");
+  spit(repo.work + "/other.txt", "someone else's\n");
+  repo.git("add other.txt");
+  repo.git("commit -qm other");
+  repo.git("merge -q --no-ff -m 'Merge pull request #1 from o/pin' pin");
+  std::string merge = repo.head();
+  REQUIRE(!repo.git("rev-parse -q --verify " + merge + "^2").empty());
+  auto r = git_revert({{"repo", repo.work}, {"commit", merge}});
+  CHECK(r.kind == ActionResult::Kind::Changed);
+  CHECK(slurp(repo.work + "/file.txt") == "one\n");
+  CHECK(slurp(repo.work + "/other.txt") == "someone else's\n");
+  CHECK(git_revert({{"repo", repo.work}, {"commit", merge}}).kind == ActionResult::Kind::Unchanged);
+}

@@ -185,7 +185,7 @@ ActionResult git_revert(const nlohmann::json& with) {
     return out;
   }
   // ... or by content: the files it touched are back as they were before it.
-  auto files = git(repo, {"diff-tree", "--no-commit-id", "--name-only", "-r", sha});
+  auto files = git(repo, {"diff-tree", "--no-commit-id", "--name-only", "-r", "-m", "--first-parent", sha});
   if (files.code == 0 && !files.trimmed().empty()) {
     std::vector<std::string> args = {"diff", "--quiet", sha + "^", "HEAD", "--"};
     std::istringstream lines(files.out);
@@ -198,7 +198,12 @@ ActionResult git_revert(const nlohmann::json& with) {
       return out;
     }
   }
-  if (auto r = git(repo, {"revert", "--no-edit", sha}); r.code != 0) {
+  // A merge commit (a pull request merged with one) is reverted against its first parent, the
+  // line it was merged into.
+  std::vector<std::string> revert = {"revert", "--no-edit"};
+  if (!commit_of(repo, sha + "^2").empty()) revert.insert(revert.end(), {"-m", "1"});
+  revert.push_back(sha);
+  if (auto r = git(repo, revert); r.code != 0) {
     git(repo, {"revert", "--abort"});
     return failed("git revert " + sha + " failed: " + first_line(r.err + r.out));
   }
