@@ -68,14 +68,18 @@ void Console::live(const std::vector<std::string>& running, double seconds) {
 void Console::summary(const std::vector<state::StepRecord>& steps) {
   if (opt_.quiet) return;
   clear_live();
-  std::size_t width = 4;
-  for (const auto& s : steps) width = std::max(width, s.id.size());
+  std::size_t width = 4, status_width = 12;
+  for (const auto& s : steps) {
+    width = std::max(width, s.id.size());
+    status_width = std::max(status_width, s.status.size() + (s.reason.empty() ? 0 : s.reason.size() + 1));
+  }
   std::map<std::string, int> counts;
-  out_ << "\n" << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS        ATTEMPTS\n";
+  out_ << "\n" << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS"
+       << std::string(status_width - 6 + 2, ' ') << "ATTEMPTS\n";
   for (const auto& s : steps) {
     ++counts[s.status];
     std::string status = s.status + (s.reason.empty() ? "" : ":" + s.reason);
-    std::string padded = status + std::string(status.size() < 14 ? 14 - status.size() : 1, ' ');
+    std::string padded = status + std::string(status_width - status.size() + 2, ' ');
     out_ << s.id << std::string(width - s.id.size() + 2, ' ') << paint(padded, s.status) << s.attempts << "\n";
   }
   std::string line;
