@@ -470,6 +470,10 @@ phases:
   REQUIRE(r.code == 0);
   CHECK(r.out.find("run  a (changed since it ran)") != std::string::npos);
   CHECK(slurp(run.dir / "ledger") == "a-1\nb\na-2\nc\n");  // b is done and not repeated; c after a
+  // The ledger alone could miss a c started too early but slow to get going (a stops waiting for
+  // c-done after a second and writes first anyway); the recorded times cannot: c started after a
+  // finished.
+  CHECK(run.step("c")["started"].get<std::string>() >= run.step("a")["finished"].get<std::string>());
 
   // And when the step that runs again fails, the pending step after it does not run.
   Run other;
