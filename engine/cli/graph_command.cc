@@ -2,20 +2,17 @@
 // the formats of render/.
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "graph/step_graph.h"
+#include "io/atomic_file.h"
 #include "load/loader.h"
 #include "render/graph_render.h"
 #include "state/store.h"
 
 namespace relengine::cli {
-
-namespace fs = std::filesystem;
 
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,
               const std::string& output) {
@@ -80,19 +77,9 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
     std::cout << text.str();
     return kOk;
   }
-  std::string tmp = output + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text.str();
-    if (!out) {
-      std::cerr << "relengine: cannot write " << output << "\n";
-      return kBadInput;
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, output, ec);
-  if (ec) {
-    std::cerr << "relengine: cannot write " << output << ": " << ec.message() << "\n";
+  std::string error;
+  if (!io::write_file_atomically(output, text.str(), error)) {
+    std::cerr << "relengine: " << error << "\n";
     return kBadInput;
   }
   if (!g.quiet) std::cerr << "wrote " << output << "\n";

@@ -214,3 +214,32 @@ TEST_CASE("the HTML page of a run in headless Chromium: it renders, and every st
     CHECK(dom.out.find("<title>" + id + "</title>") != std::string::npos);  // the SVG node
   }
 }
+
+TEST_CASE("graph -o: the file is replaced atomically, keeps its permissions, and nothing else is touched or left") {
+  TempDir tmp;
+  auto graph_to = [&](const fs::path& out) {
+    return relengine({"graph", kPeerpods, "--format", "dot", "-o", out.string()});
+  };
+  // A file that happens to have the name of a temporary file is someone's file, not ours.
+  write(tmp / "out.dot.tmp", "someone's notes\n");
+  Result r = graph_to(tmp / "out.dot");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(slurp(tmp / "out.dot").rfind("digraph", 0) == 0);
+  CHECK(slurp(tmp / "out.dot.tmp") == "someone's notes\n");
+  fs::permissions(tmp / "out.dot", fs::perms(0640));
+  REQUIRE(graph_to(tmp / "out.dot").code == 0);
+  CHECK(fs::status(tmp / "out.dot").permissions() == fs::perms(0640));
+  // What cannot be written is an error naming the file and the reason; no temporary file stays.
+  fs::create_directory(tmp / "dir.dot");
+  r = graph_to(tmp / "dir.dot");
+  CHECK(r.code != 0);
+  CHECK(r.err.find((tmp / "dir.dot").string() + ": Is a directory") != std::string::npos);
+  r = graph_to(tmp / "missing" / "out.dot");
+  CHECK(r.code != 0);
+  CHECK(r.err.find((tmp / "missing" / "out.dot").string()) != std::string::npos);
+  CHECK(r.err.find("No such file or directory") != std::string::npos);
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(tmp.path())) names.insert(e.path().filename().string());
+  CHECK(names == std::set<std::string>{"dir.dot", "out.dot", "out.dot.tmp"});
+  CHECK(fs::is_empty(tmp / "dir.dot"));
+}

@@ -1,11 +1,6 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,8 +8,6 @@
 #include "exec/actions/builtins.h"
 
 namespace relengine::exec::actions {
-
-namespace fs = std::filesystem;
 
 const std::vector<ActionInfo>& builtin_actions() {
   static const std::vector<ActionInfo> all = {
@@ -33,39 +26,6 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   std::ostringstream buf;
   buf << in.rdbuf();
   out = buf.str();
-  return true;
-}
-
-bool write_file_atomic(const std::string& path, const std::string& text, std::string& error) {
-  fs::path target(path);
-  fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string tmpl = (dir / ("." + target.filename().string() + ".relengine-XXXXXX")).string();
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) {
-    error = "cannot write next to " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) fchmod(fd, st.st_mode & 07777);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "cannot write " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmpl.c_str(), path.c_str()) != 0) {
-    error = "cannot replace " + path + ": " + std::strerror(errno);
-    ::unlink(tmpl.c_str());
-    return false;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) ::fsync(dfd), ::close(dfd);
   return true;
 }
 

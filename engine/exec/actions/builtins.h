@@ -18,8 +18,6 @@ ActionResult git_revert(const nlohmann::json& with);
 
 // Reads a whole file; false with a message when it cannot.
 bool read_file(const std::string& path, std::string& out, std::string& error);
-// Writes atomically: a temporary file in the same directory, fsync, rename; keeps permissions.
-bool write_file_atomic(const std::string& path, const std::string& text, std::string& error);
 
 // A string parameter of `with`, or `fallback` when absent.
 std::string param(const nlohmann::json& with, const char* name, const std::string& fallback = "");

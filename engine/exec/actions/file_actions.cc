@@ -7,6 +7,7 @@
 
 #include "exec/actions/builtins.h"
 #include "expr/expr.h"
+#include "io/atomic_file.h"
 #include "exec/actions/yaml_edit.h"
 
 namespace relengine::exec::actions {
@@ -38,7 +39,7 @@ ActionResult yaml_set(const nlohmann::json& with) {
       return r;
     case YamlEdit::Kind::Changed: break;
   }
-  if (!write_file_atomic(file, edit.text, error)) {
+  if (!io::write_file_atomically(file, edit.text, error)) {
     r.kind = ActionResult::Kind::Failed;
     r.message = error;
     return r;
@@ -186,7 +187,7 @@ ActionResult file_replace(const nlohmann::json& with) {
       present = true;
       continue;
     }
-    if (!write_file_atomic(f, out, error)) return fail(error);
+    if (!io::write_file_atomically(f, out, error)) return fail(error);
     changed.push_back(f);
   }
   std::string list;
