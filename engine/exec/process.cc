@@ -19,7 +19,6 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/posix.hpp>
-#include <boost/process/start_dir.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -282,18 +281,32 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   // borrowed child must not run the engine's signal handlers: every signal is blocked from before
   // vfork, the child resets every disposition (its own copy) and restores the mask just before
   // execve, and the parent restores its mask as soon as vfork returns. Between vfork and execve
-  // the child only makes system calls: its own group, then that group's id to the supervisor,
-  // so no process of the command can exist before the supervisor knows its group.
+  // the child only makes system calls: into the workdir, its own group, then that group's id to
+  // the supervisor, so no process of the command can exist before the supervisor knows its group.
+  //
+  // The child enters the workdir itself: Boost 1.74's start_dir ignores a failing chdir, and the
+  // command would then run in the engine's directory (a release step in the wrong checkout). When
+  // it cannot, it stores errno in `workdir_errno` and exits 127 before anything else. That
+  // variable is the parent's: a vforked child shares the engine's memory, and the parent resumes
+  // only once the child has exited or executed (how Boost's own vfork launcher reports an execve
+  // failure). So the command runs in its workdir or not at all.
   sigset_t all, before;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &before);
   const std::string failed = "relengine: cannot run " + (spec.argv.empty() ? std::string() : spec.argv[0]) + ": ";
+  const char* workdir = spec.workdir.empty() ? nullptr : spec.workdir.c_str();
+  // volatile: the compiler sees no store to it on the parent's path (the store happens in the
+  // child, through the shared memory), so without it the parent's read could be folded to 0.
+  volatile int workdir_errno = 0;
   std::error_code ec;
   impl_->child = bp::child(
-      bp::exe = program, bp::args = args, bp::start_dir = spec.workdir, bp::std_in < bp::null,
-      (bp::std_out & bp::std_err) > impl_->pipe, bp::posix::use_vfork,
-      bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
-      bp::extend::on_exec_setup([sup, &before, &failed](auto& exec) {
+      bp::exe = program, bp::args = args, bp::std_in < bp::null, (bp::std_out & bp::std_err) > impl_->pipe,
+      bp::posix::use_vfork, bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
+      bp::extend::on_exec_setup([sup, &before, &failed, workdir, &workdir_errno](auto& exec) {
+        if (workdir && ::chdir(workdir) != 0) {
+          workdir_errno = errno;
+          ::_exit(127);
+        }
         ::setpgid(0, 0);
         int32_t self = static_cast<int32_t>(::getpid());
         while (::write(sup, &self, sizeof self) < 0 && errno == EINTR) {
@@ -320,6 +333,14 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
       }),
       ec);
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (!ec && workdir_errno != 0) {
+    impl_->child.wait(ec);  // it has exited already: reaped here, never registered
+    ec.clear();
+    impl_->exited = impl_->eof = true;
+    impl_->status = {127, false, "cannot enter workdir " + spec.workdir + ": " + std::strerror(workdir_errno)};
+    boost::asio::post(io, [impl = impl_.get()] { impl->maybe_report(); });
+    return;
+  }
   if (ec) {
     impl_->exited = impl_->eof = true;
     impl_->status = {127, false, "cannot start the command: " + ec.message()};

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "exec/process.h"
+#include "temp_dir.h"
 
 using namespace relengine::exec;
 
@@ -25,13 +26,14 @@ struct Outcome {
 // Runs `argv` to its end. With `signal_on`, kills its group (or, `graceful`, terminates it) as
 // soon as its output holds that text: the command says when it is ready (its trap installed, its
 // children started) instead of the test assuming it is after some time.
-Outcome run(const std::vector<std::string>& argv, const std::string& signal_on = "", bool graceful = false) {
+Outcome run(const std::vector<std::string>& argv, const std::string& signal_on = "", bool graceful = false,
+            const std::string& workdir = ".") {
   set_supervisor_binary(RELENGINE_BIN);
   boost::asio::io_context io;
   Outcome out;
   CommandSpec spec;
   spec.argv = argv;
-  spec.workdir = ".";
+  spec.workdir = workdir;
   spec.env = {{"PATH", "/usr/bin:/bin"}, {"GREETING", "hello"}};
   spec.grace_seconds = 60;  // between TERM and KILL: only against a command that ignores TERM
   boost::asio::signal_set chld(io, SIGCHLD);
@@ -88,6 +90,29 @@ TEST_CASE("a program that does not exist fails with 127 and says so") {
   REQUIRE(o.done);
   CHECK(o.status.code == 127);
   CHECK(o.output.find("cannot run /no/such/program") != std::string::npos);
+}
+
+TEST_CASE("a command runs in its workdir or not at all") {
+  TempDirectory d;
+  std::string here = std::filesystem::canonical(d.path).string();
+  auto o = run({"sh", "-c", "pwd"}, "", false, here);
+  REQUIRE(o.done);
+  CHECK(o.status.spawned);
+  CHECK(o.output == here + "\n");
+  // A workdir that cannot be entered must not mean the engine's directory (Boost 1.74's
+  // start_dir ignores a failing chdir): the command does not start, and the reason is given.
+  std::ofstream(d / "file") << "not a directory\n";
+  for (const auto& [workdir, reason] : std::vector<std::pair<std::string, std::string>>{
+           {d / "gone", "No such file or directory"}, {d / "file", "Not a directory"}}) {
+    CAPTURE(workdir);
+    o = run({"sh", "-c", "echo \"$PWD\" >> " + d / "ran"}, "", false, workdir);
+    REQUIRE(o.done);
+    CHECK_FALSE(o.status.spawned);
+    CHECK(o.status.code == 127);
+    CHECK(o.status.message == "cannot enter workdir " + workdir + ": " + reason);
+    CHECK(o.output.empty());
+    CHECK_FALSE(std::filesystem::exists(d / "ran"));
+  }
 }
 
 TEST_CASE("a command starts clean: no engine descriptor, no blocked or ignored signal") {
