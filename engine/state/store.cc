@@ -14,6 +14,8 @@
 #include <optional>
 #include <sstream>
 
+#include "io/private_file.h"
+
 namespace relengine::state {
 
 namespace fs = std::filesystem;
@@ -401,9 +403,13 @@ RunStore RunStore::open(const std::string& state_dir, bool create) {
     }
     sqlite3_close_v2(ro);
   } else {
-    std::error_code ec;
-    fs::create_directories(state_dir, ec);
-    if (ec) throw StateError("cannot create the state directory " + state_dir + ": " + ec.message());
+    // Private by default (docs/execution.md, "State"): the directories made here are 0700, and
+    // state.db is created 0600 before SQLite opens it, because SQLite gives its -wal and -shm
+    // the database's mode. A directory that exists keeps its permissions.
+    std::string error;
+    if (!io::make_private_dirs(state_dir, error)) throw StateError("cannot create the state directory: " + error);
+    if (!io::open_private_file(path.string(), io::Existing::Keep, error))
+      throw StateError("cannot create the state database: " + error);
   }
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE);

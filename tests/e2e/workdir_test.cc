@@ -73,9 +73,9 @@ TEST_CASE("a workdir the user cannot enter fails the step with the reason; the c
     REQUIRE(::chown(tmp.path().c_str(), user.uid, user.gid) == 0);
     REQUIRE(::chown(wd.c_str(), user.uid, user.gid) == 0);
   }
-  write(tmp / "p.yaml", "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: use\n        idempotent: true\n"
-                        "        workdir: " + wd.string() + "\n        run: |\n          echo \"$PWD\" >> " +
-                            (tmp / "ran").string() + "\n          touch marker\n");
+  write(tmp / "p.yaml", "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: use\n"
+                        "        idempotent: true\n        workdir: " + wd.string() + "\n        run: |\n"
+                        "          echo \"$PWD\" >> " + (tmp / "ran").string() + "\n          touch marker\n");
   ::chmod((tmp / "p.yaml").c_str(), 0644);
   REQUIRE(::chmod(wd.c_str(), 0) == 0);
   struct Restore {  // so that the directory can be searched and removed

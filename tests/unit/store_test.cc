@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -27,6 +28,19 @@ RunRecord sample_run(const std::string& id, const std::string& started) {
   r.started = started;
   return r;
 }
+
+// The permission bits of `p`, or -1 when it cannot be looked at.
+int mode_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+// Sets the process's umask for a scope (the store must not depend on it).
+struct Umask {
+  mode_t before;
+  explicit Umask(mode_t m) : before(::umask(m)) {}
+  ~Umask() { ::umask(before); }
+};
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -236,4 +250,33 @@ TEST_CASE("expansions: recorded with their instances in one transaction; a schem
   CHECK(journaled);
   store.forget_expansion("r1", "fan");
   CHECK(store.expansions("r1").empty());
+}
+
+TEST_CASE("a new state directory is private: 0700, state.db and its -wal and -shm 0600, whatever the umask") {
+  for (mode_t mask : {mode_t(0), mode_t(0277)}) {
+    CAPTURE(mask);
+    Dir d;
+    Umask umask(mask);
+    fs::path dir = d.path / "parent" / "state";
+    auto store = RunStore::open(dir.string(), true);
+    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});  // the WAL and its index exist now
+    CHECK(mode_of(d.path / "parent") == 0700);  // created by the store: private too
+    CHECK(mode_of(dir) == 0700);
+    CHECK(mode_of(dir / "state.db") == 0600);
+    CHECK(mode_of(dir / "state.db-wal") == 0600);
+    CHECK(mode_of(dir / "state.db-shm") == 0600);
+  }
+}
+
+TEST_CASE("an existing state directory keeps its permissions; the database created in it is 0600") {
+  Dir d;
+  Umask umask(0);
+  fs::path dir = d.path / "shared";
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  auto store = RunStore::open(dir.string(), true);
+  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  CHECK(mode_of(dir) == 0755);  // the user's choice, left as it is
+  CHECK(mode_of(dir / "state.db") == 0600);
+  CHECK(mode_of(dir / "state.db-wal") == 0600);
+  CHECK(mode_of(dir / "state.db-shm") == 0600);
 }
