@@ -29,12 +29,8 @@ std::map<std::string, std::string> InputValues::public_values() const {
 }
 
 std::string InputValues::mask(std::string text) const {
-  for (const auto& secret : secret_values) {
-    if (secret.empty()) continue;
-    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
-      text.replace(pos, secret.size(), "***");
-  }
-  return text;
+  if (secret_values.empty()) return text;
+  return SecretMasker(secret_values).mask(text);
 }
 
 namespace {

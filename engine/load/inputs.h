@@ -12,6 +12,7 @@
 
 #include "expr/value.h"
 #include "load/diagnostics.h"
+#include "load/secret_masker.h"
 #include "model/playbook.h"
 
 namespace relengine::load {
@@ -31,8 +32,11 @@ struct InputValues {
 
   // Non-secret values as strings, for recording in the state and printing.
   std::map<std::string, std::string> public_values() const;
-  // Replaces every occurrence of a secret value by ***.
+  // Replaces every occurrence of a secret value by *** in a whole text (see SecretMasker for
+  // what is masked).
   std::string mask(std::string text) const;
+  // A masker for a stream (a step's output), masking exactly as mask() does.
+  SecretMasker masker() const { return SecretMasker(secret_values); }
 };
 
 InputValues resolve_inputs(const model::Playbook& pb, const InputSources& sources, Diagnostics& diags);

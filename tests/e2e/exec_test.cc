@@ -582,6 +582,66 @@ phases:
   CHECK(sb.step("leak")["outputs"]["tok"] == "***");
 }
 
+TEST_CASE("a multi-line secret (a key) is masked in the log, the console, outputs and the state, however printed") {
+  Sandbox sb;
+  const std::string body = "c2VjcmV0LWtleS1ib2R5LWxpbmU";
+  write(sb.dir / "key.pem", "-----BEGIN TEST KEY-----\n" + body + "\n-----END TEST KEY-----");
+  sb.playbook(std::string(kHead) + R"(inputs:
+  key: {secret: true, env: TEST_KEY}
+phases:
+  - id: p
+    steps:
+      - id: leak
+        idempotent: true
+        env: {KEY: "${{ inputs.key }}"}
+        run: |
+          echo "the key is $KEY"
+          printf '%s\n' "$KEY" | sed 's/^/    /'
+          printf '%s' "$KEY" | tr '\n' '\r'
+          echo
+          echo "key=$KEY" >> "$RELENGINE_OUTPUT"
+)");
+  Result r = sb.run({"-v", "run", sb.pb()}, "TEST_KEY=\"$(cat key.pem)\"");
+  CHECK(r.code == 0);
+  CAPTURE(r.out);
+  CHECK(r.out.find(body) == std::string::npos);
+  CHECK(r.out.find("BEGIN TEST KEY") == std::string::npos);
+  Result grep = shell("grep -rl " + quote(body) + " " + quote(sb.state()) + " || true");
+  CHECK(grep.out.empty());
+  std::string id = sb.status()["id"];
+  std::string log = sb.run({"logs", id, "leak"}).out;
+  CAPTURE(log);
+  CHECK(log.find(body) == std::string::npos);
+  CHECK(log.find("TEST KEY") == std::string::npos);
+  CHECK(log.find("the key is ***") != std::string::npos);
+  CHECK(log.find("    ***\n    ***\n    ***\n") != std::string::npos);
+  CHECK(sb.step("leak")["outputs"]["key"] == "***");
+}
+
+// Needs the scheduler to stream its output through load::SecretMasker (issue 13; see
+// engine/load/secret_masker.h): masking line by line cannot see a secret whose lines are each
+// too short to be masked alone. Remove may_fail once scheduler.cc is wired.
+TEST_CASE("a secret spanning lines is masked as a whole, even when its lines are short" * doctest::may_fail()) {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"(inputs:
+  pin: {secret: true, env: TEST_PIN}
+phases:
+  - id: p
+    steps:
+      - id: leak
+        idempotent: true
+        env: {PIN: "${{ inputs.pin }}"}
+        run: printf 'pin<%s>\n' "$PIN"
+)");
+  Result r = sb.run({"-v", "run", sb.pb()}, "TEST_PIN=\"$(printf 'q7\nz9\nk3')\"");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("q7") == std::string::npos);
+  std::string id = sb.status()["id"];
+  std::string log = sb.run({"logs", id, "leak"}).out;
+  CAPTURE(log);
+  CHECK(log.find("pin<***>") != std::string::npos);
+}
+
 TEST_CASE("continue_on_error, cancelled downstream, independent branches finish; locks serialize") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:

@@ -106,11 +106,39 @@ TEST_CASE("a secret that fails its checks is not shown") {
 
 TEST_CASE("masking replaces every occurrence of a secret value") {
   load::InputValues in;
-  in.secret_values = {"abc", "xyz"};
-  CHECK(in.mask("abc and xyzabc, ab") == "*** and ******, ab");
+  in.secret_values = {"abcd", "wxyz"};
+  CHECK(in.mask("abcd and wxyzabcd, abc") == "*** and ******, abc");
   CHECK(in.mask("") == "");
   load::InputValues none;
-  CHECK(none.mask("abc") == "abc");
+  CHECK(none.mask("abcd") == "abcd");
+}
+
+TEST_CASE("masking a multi-line secret: the whole value, and each of its lines wherever it is printed") {
+  load::InputValues in;
+  in.secret_values = {"-----BEGIN KEY-----\nMIIEpAIBAAKCAQEA\n-----END KEY-----"};
+  CHECK(in.mask("key: -----BEGIN KEY-----\nMIIEpAIBAAKCAQEA\n-----END KEY-----\n") == "key: ***\n");
+  // Re-indented, with other line endings, or one line at a time: every line is masked on its own.
+  CHECK(in.mask("  -----BEGIN KEY-----\r\n  MIIEpAIBAAKCAQEA\r\n  -----END KEY-----") == "  ***\r\n  ***\r\n  ***");
+  CHECK(in.mask("data MIIEpAIBAAKCAQEA end") == "data *** end");
+}
+
+TEST_CASE("masking: the longest secret wins, overlapping occurrences leave nothing of either in clear") {
+  load::InputValues in;
+  in.secret_values = {"abcd", "abcdefgh"};  // a prefix of another secret, listed first
+  CHECK(in.mask("xabcdefghy") == "x***y");
+  CHECK(in.mask("xabcdy") == "x***y");
+  load::InputValues overlap;
+  overlap.secret_values = {"abab"};
+  CHECK(overlap.mask("ababab-") == "***-");  // occurrences at 0 and 2 overlap: one ***
+  load::InputValues chained;
+  chained.secret_values = {"1234", "3456"};
+  CHECK(chained.mask("0123456") == "0***");
+}
+
+TEST_CASE("masking ignores empty secrets and secrets of fewer than 4 characters") {
+  load::InputValues in;
+  in.secret_values = {"", "ab", "abc", "abcd"};
+  CHECK(in.mask("a ab abc abcd") == "a ab abc ***");
 }
 
 TEST_CASE("lenient resolution leaves missing inputs unknown; recorded values are used on resume") {
