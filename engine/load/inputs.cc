@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "expr/expr.h"
+#include "load/loader.h"
 #include "load/yaml_nodes.h"
 
 namespace relengine::load {
@@ -56,6 +57,10 @@ std::optional<expr::Value> convert(const model::Input& in, const std::string& ra
       std::int64_t i = 0;
       const char* end = raw.data() + raw.size();
       auto [p, ec] = std::from_chars(raw.data(), end, i);
+      if (ec == std::errc::result_out_of_range && p == end) {
+        problem = std::string("is out of range for an int ") + kIntRange;
+        return std::nullopt;
+      }
       if (raw.empty() || ec != std::errc() || p != end) {
         problem = "must be an integer";
         return std::nullopt;

@@ -1,6 +1,8 @@
 #include "load/loader.h"
 
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -39,17 +41,29 @@ model::Node to_model_node(const YAML::Node& node) {
   return out;
 }
 
-std::optional<double> parse_duration(const std::string& text) {
-  static const std::regex whole("^([0-9]+(ms|s|m|h))+$");
-  if (!std::regex_match(text, whole)) return std::nullopt;
-  static const std::regex part("([0-9]+)(ms|s|m|h)");
-  double total = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), part); it != std::sregex_iterator(); ++it) {
-    double n = std::stod((*it)[1].str());
-    std::string unit = (*it)[2].str();
-    total += unit == "ms" ? n / 1000 : unit == "s" ? n : unit == "m" ? n * 60 : n * 3600;
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  using Ms = std::chrono::milliseconds;
+  constexpr std::int64_t max = Ms::max().count();
+  // Saturating: a sum or product beyond the range is the range's end, never a wrap.
+  auto add = [&](std::int64_t a, std::int64_t b) { return a > max - b ? max : a + b; };
+  auto mul = [&](std::int64_t a, std::int64_t b) { return b != 0 && a > max / b ? max : a * b; };
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (text.empty()) return std::nullopt;
+  while (i < text.size()) {
+    std::size_t digits = i;
+    std::int64_t n = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) n = add(mul(n, 10), text[i] - '0');
+    if (i == digits) return std::nullopt;
+    std::int64_t unit = 0;
+    if (text.substr(i, 2) == "ms") unit = 1, i += 2;
+    else if (i < text.size() && text[i] == 's') unit = 1000, ++i;
+    else if (i < text.size() && text[i] == 'm') unit = 60'000, ++i;
+    else if (i < text.size() && text[i] == 'h') unit = 3'600'000, ++i;
+    else return std::nullopt;
+    total = add(total, mul(n, unit));
   }
-  return total;
+  return Ms(total);
 }
 
 namespace {
@@ -147,12 +161,27 @@ class Builder {
   }
 
   // `zero_ok`: a retry delay of 0s means "retry at once"; a timeout of 0 would kill every step.
-  std::optional<double> duration(const YAML::Node& map, const char* key, bool zero_ok = false) {
+  // `max` and `max_text`: the bound (docs/playbook.md), in the words of the message.
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& map, const char* key, bool zero_ok,
+                                                    std::chrono::milliseconds max, const char* max_text) {
     YAML::Node n = map[key];
     if (!n || !n.IsScalar()) return std::nullopt;
     auto d = parse_duration(n.Scalar());
-    if (d && *d <= 0 && !zero_ok) error(mark_of(n), std::string("'") + key + "' must be longer than 0");
-    return d;  // a malformed one is reported by the schema
+    if (!d) return std::nullopt;  // a malformed one is reported by the schema
+    if (d->count() <= 0 && !zero_ok) {
+      error(mark_of(n), std::string("'") + key + "' must be longer than 0");
+      return std::nullopt;
+    }
+    if (*d > max) {
+      std::string shown = n.Scalar().size() <= 40 ? n.Scalar() : n.Scalar().substr(0, 32) + "...";
+      error(mark_of(n), std::string("'") + key + "' must be at most " + max_text + ", not '" + shown + "'");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  std::optional<std::chrono::milliseconds> timeout(const YAML::Node& map) {
+    return duration(map, "timeout", false, model::kMaxTimeout, "168h (7 days)");
   }
 
   std::optional<model::Retry> retry(const YAML::Node& map) {
@@ -160,7 +189,10 @@ class Builder {
     if (!n || !n.IsMap()) return std::nullopt;
     model::Retry r;
     if (auto a = n["attempts"]; a && a.IsScalar()) r.attempts = as_int(a).value_or(1);
-    if (auto d = duration(n, "delay", true)) r.delay_seconds = *d;
+    if (auto d = duration(n, "delay", true, model::kMaxRetryDelay, "24h (1 day)")) {
+      r.delay = *d;
+      r.delay_seconds = static_cast<double>(d->count()) / 1000;
+    }
     if (auto b = n["backoff"]; b && b.IsScalar()) r.backoff = as_double(b).value_or(1);
     return r;
   }
@@ -242,8 +274,12 @@ class Builder {
       error(mark_of(d), "default of bool input '" + in.name + "' must be true or false, not '" + v + "'");
     } else if (in.type == model::InputType::Int) {
       static const std::regex integer("^-?[0-9]+$");
+      std::int64_t i = 0;
       if (!std::regex_match(v, integer))
         error(mark_of(d), "default of int input '" + in.name + "' must be an integer, not '" + v + "'");
+      else if (std::from_chars(v.data(), v.data() + v.size(), i).ec != std::errc())
+        error(mark_of(d), "default of int input '" + in.name + "' is out of range for an int " + kIntRange + ": '" +
+                              v + "'");
     } else if (in.pattern && !v.empty() && !std::regex_search(v, std::regex(in.pattern->value, std::regex::ECMAScript))) {
       error(mark_of(d), "default '" + v + "' of input '" + in.name + "' does not match its pattern " + in.pattern->value);
     }
@@ -267,7 +303,7 @@ class Builder {
     if (!n || !n.IsMap()) return;
     d.shell = text(n, "shell");
     d.workdir = text(n, "workdir");
-    d.timeout_seconds = duration(n, "timeout");
+    d.timeout = timeout(n);
     d.retry = retry(n);
     d.env = env(n);
   }
@@ -342,7 +378,7 @@ class Builder {
     st.env = env(n);
     st.workdir = text(n, "workdir");
     st.shell = text(n, "shell");
-    st.timeout_seconds = duration(n, "timeout");
+    st.timeout = timeout(n);
     st.retry = retry(n);
     st.lock = text(n, "lock");
     st.idempotent = flag(n, "idempotent");

@@ -3,8 +3,10 @@
 // collected as a positioned Diagnostic. Used by every CLI command that reads a playbook.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "load/diagnostics.h"
 #include "model/playbook.h"
@@ -32,7 +34,11 @@ std::string content_hash(const std::string& source);
 // same validator: the structural checks would pass again.
 std::string validator_id();
 
-// Parses "10m", "1h30m", "500ms" into seconds; nullopt when malformed.
-std::optional<double> parse_duration(const std::string& text);
+// Parses "10m", "1h30m", "500ms" into milliseconds; nullopt when malformed. Saturates at
+// milliseconds::max() (however many digits): the caller checks the bounds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// The range of an int input, as messages give it.
+inline constexpr const char* kIntRange = "(-9223372036854775808 to 9223372036854775807)";
 
 }  // namespace relengine::load

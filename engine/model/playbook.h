@@ -1,7 +1,11 @@
 // The playbook as plain data: phases, steps, inputs, vars, defaults, with source positions.
-// Filled by load/, read by graph/, plan/ and exec/; holds no logic and includes nothing of ours.
+// Filled by load/, read by graph/, plan/ and exec/; includes nothing of ours. Its only logic is
+// the bounds of durations and the retry delay they imply (retry_delay).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -63,11 +67,29 @@ struct Var {
   Node value;
 };
 
+// Durations are whole milliseconds. The loader refuses any beyond these bounds (with the
+// position of the value), so no computation with them can overflow.
+inline constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(7 * 24);
+inline constexpr std::chrono::milliseconds kMaxRetryDelay = std::chrono::hours(24);
+
 struct Retry {
-  int attempts = 1;
+  int attempts = 1;                     // 1-100
+  std::chrono::milliseconds delay{0};   // before the second attempt; 0 to kMaxRetryDelay
+  double backoff = 1;                   // 1-10: each further delay is this many times the one before
+  // `delay` in seconds, read by exec/scheduler.cc until it calls retry_delay() (issue 13).
   double delay_seconds = 0;
-  double backoff = 1;
 };
+
+// How long to wait after attempt `attempt` (1: the first) failed: delay x backoff^(attempt-1),
+// saturating at kMaxRetryDelay (backoff^99 would be far beyond any clock's range).
+inline std::chrono::milliseconds retry_delay(const Retry& r, int attempt) {
+  auto base = std::clamp(r.delay, std::chrono::milliseconds(0), kMaxRetryDelay);
+  double backoff = r.backoff >= 1 ? r.backoff : 1;  // NaN too
+  if (attempt <= 1 || base.count() == 0 || backoff == 1) return base;
+  double ms = static_cast<double>(base.count()) * std::pow(backoff, attempt - 1);  // inf at worst
+  if (!(ms < static_cast<double>(kMaxRetryDelay.count()))) return kMaxRetryDelay;
+  return std::chrono::milliseconds(std::llround(ms));
+}
 
 struct Precondition {
   Text run;
@@ -96,7 +118,7 @@ struct Step {
   std::vector<std::pair<std::string, Text>> env;
   Text workdir;
   Text shell;
-  std::optional<double> timeout_seconds;
+  std::optional<std::chrono::milliseconds> timeout;  // 1 ms to kMaxTimeout
   std::optional<Retry> retry;
   Text lock;
   bool idempotent = false;
@@ -118,7 +140,7 @@ struct Phase {
 struct Defaults {
   Text shell;  // bash | sh
   Text workdir;
-  std::optional<double> timeout_seconds;
+  std::optional<std::chrono::milliseconds> timeout;
   std::optional<Retry> retry;
   std::vector<std::pair<std::string, Text>> env;
 };

@@ -3,6 +3,7 @@
 // rendered (with the injection guard). Used by `plan`, `list` and, later, `run`.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -67,7 +68,9 @@ struct PlannedStep {
   std::string verify;
   std::vector<std::pair<std::string, std::string>> preconditions;  // (command, message)
   std::vector<std::pair<std::string, std::string>> env;       // defaults.env then step env, rendered
-  double timeout_seconds = 0;                                 // 0: none
+  std::chrono::milliseconds timeout{0};                       // 0: none
+  // `timeout` in seconds, read by exec/scheduler.cc until it uses `timeout` (issue 13).
+  double timeout_seconds = 0;
   model::Retry retry;
   bool render_failed = false;
   bool render_unsafe = false;  // the failure is the injection guard's (exit 2, not a step failure)

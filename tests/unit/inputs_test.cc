@@ -92,6 +92,20 @@ TEST_CASE("every input problem is reported at once; secrets are never echoed") {
   CHECK(mm[1] == "error: input 'version' is required: pass --set version=VALUE");
 }
 
+TEST_CASE("an int input beyond 64 bits is an error that says so, never a wrap") {
+  auto pb = playbook();
+  load::Diagnostics diags;
+  auto in = load::resolve_inputs(pb, sources({"version=v1", "count=123456789012345678901234567890"}, {{"TEST_TOKEN", "tok"}}), diags);
+  auto m = messages(diags);
+  REQUIRE(m.size() == 1);
+  CHECK(m[0] == "error: input 'count': '123456789012345678901234567890' is out of range for an int "
+                "(-9223372036854775808 to 9223372036854775807) (from --set)");
+  load::Diagnostics edge;
+  in = load::resolve_inputs(pb, sources({"version=v1", "count=-9223372036854775808"}, {{"TEST_TOKEN", "tok"}}), edge);
+  CHECK(!edge.has_errors());
+  CHECK(in.values["count"].integer() == INT64_MIN);
+}
+
 TEST_CASE("a secret that fails its checks is not shown") {
   auto r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  t: {secret: true, env: T, type: int}\nphases:\n"
                                      "  - id: one\n    steps: [{id: s, run: 'true', idempotent: true}]\n");

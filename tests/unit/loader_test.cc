@@ -64,8 +64,9 @@ TEST_CASE("a valid playbook loads into the model with every field") {
   CHECK(pb.inputs[2].env == "TOKEN");  // a secret's variable defaults to its name in capitals
   CHECK(pb.vars[0].value.items.size() == 2);
   CHECK(pb.defaults.shell.value == "sh");
-  CHECK(*pb.defaults.timeout_seconds == 5400);
+  CHECK(*pb.defaults.timeout == std::chrono::minutes(90));
   CHECK(pb.defaults.retry->attempts == 3);
+  CHECK(pb.defaults.retry->delay == std::chrono::seconds(10));
   CHECK(pb.defaults.retry->delay_seconds == 10);
   CHECK(pb.defaults.retry->backoff == 2);
   CHECK(pb.defaults.env[0].first == "GOFLAGS");
@@ -74,7 +75,7 @@ TEST_CASE("a valid playbook loads into the model with every field") {
   CHECK(steps[0].action == model::ActionKind::Run);
   CHECK(steps[0].action_mark.line == 20);
   CHECK(steps[0].action_mark.col == 9);
-  CHECK(*steps[0].timeout_seconds == 0.5);
+  CHECK(*steps[0].timeout == std::chrono::milliseconds(500));
   CHECK(steps[0].lock.value == "repo");
   CHECK(steps[0].phase == "one");
   CHECK(!steps[0].needs_given);
@@ -89,14 +90,101 @@ TEST_CASE("a valid playbook loads into the model with every field") {
 }
 
 TEST_CASE("parse_duration") {
-  CHECK(*load::parse_duration("10m") == 600);
-  CHECK(*load::parse_duration("1h30m") == 5400);
-  CHECK(*load::parse_duration("250ms") == 0.25);
-  CHECK(*load::parse_duration("2h1m5s") == 7265);
+  using namespace std::chrono_literals;
+  CHECK(*load::parse_duration("10m") == 600s);
+  CHECK(*load::parse_duration("1h30m") == 5400s);
+  CHECK(*load::parse_duration("250ms") == 250ms);
+  CHECK(*load::parse_duration("2h1m5s") == 7265s);
+  CHECK(*load::parse_duration("1m1ms") == 60001ms);
+  CHECK(*load::parse_duration("0s") == 0ms);
   CHECK(!load::parse_duration("10"));
   CHECK(!load::parse_duration("m"));
   CHECK(!load::parse_duration("1d"));
+  CHECK(!load::parse_duration("1m s"));
+  CHECK(!load::parse_duration("-1s"));
   CHECK(!load::parse_duration(""));
+  // Beyond the range: the range's end, never a wrap or an exception, however many digits.
+  CHECK(*load::parse_duration("9223372036854775807ms") == std::chrono::milliseconds::max());
+  CHECK(*load::parse_duration("9223372036854775807s") == std::chrono::milliseconds::max());
+  CHECK(*load::parse_duration("99999999999999999999h") == std::chrono::milliseconds::max());
+  CHECK(*load::parse_duration(std::string(400, '9') + "s") == std::chrono::milliseconds::max());
+  CHECK(*load::parse_duration("9223372036854775807ms1ms") == std::chrono::milliseconds::max());
+}
+
+TEST_CASE("retry_delay: delay x backoff^(attempt-1), saturating at a day") {
+  using namespace std::chrono_literals;
+  model::Retry r;
+  r.delay = 10s;
+  r.backoff = 2;
+  CHECK(model::retry_delay(r, 1) == 10s);
+  CHECK(model::retry_delay(r, 2) == 20s);
+  CHECK(model::retry_delay(r, 4) == 80s);
+  CHECK(model::retry_delay(r, 99) == model::kMaxRetryDelay);  // 10s x 2^98
+  r.backoff = 10;
+  r.delay = model::kMaxRetryDelay;
+  CHECK(model::retry_delay(r, 100) == model::kMaxRetryDelay);
+  CHECK(model::retry_delay(r, 2147483647) == model::kMaxRetryDelay);
+  r.delay = 0s;  // retry at once, whatever the backoff
+  CHECK(model::retry_delay(r, 50) == 0s);
+  r.delay = 1500ms;
+  r.backoff = 1.5;
+  CHECK(model::retry_delay(r, 3) == 3375ms);
+  r.backoff = 1;
+  CHECK(model::retry_delay(r, 100) == 1500ms);
+  CHECK(model::retry_delay(r, 0) == 1500ms);
+}
+
+namespace {
+
+// A playbook of one step with `line` (indented as a step key) added to it.
+std::vector<std::string> errors_with_step_line(const std::string& line) {
+  return errors_of(load::load_text("p.yaml", "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
+                                             "        run: 'true'\n        idempotent: true\n        " + line + "\n"));
+}
+
+}  // namespace
+
+TEST_CASE("durations are range-checked, with positioned errors, however many digits they have") {
+  // Before: std::stod threw on 400 digits (exit 70), and 99999999999999999999h loaded and
+  // became a negative timeout once cast to milliseconds.
+  auto errs = errors_with_step_line("timeout: " + std::string(400, '9') + "s");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].rfind("p.yaml:9:18: error: 'timeout' must be at most 168h (7 days), not '999", 0) == 0);
+  errs = errors_with_step_line("timeout: 99999999999999999999h");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0] == "p.yaml:9:18: error: 'timeout' must be at most 168h (7 days), not '99999999999999999999h'");
+  errs = errors_with_step_line("timeout: 168h1ms");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].find("'timeout' must be at most 168h (7 days)") != std::string::npos);
+  CHECK(errors_with_step_line("timeout: 168h").empty());
+  CHECK(errors_with_step_line("timeout: 10079m60s").empty());
+  errs = errors_with_step_line("retry: {attempts: 3, delay: 25h}");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0] == "p.yaml:9:37: error: 'delay' must be at most 24h (1 day), not '25h'");
+  errs = errors_with_step_line("retry: {attempts: 3, delay: 18446744073709551616ms}");
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0].find("'delay' must be at most 24h (1 day)") != std::string::npos);
+  CHECK(errors_with_step_line("retry: {attempts: 3, delay: 24h}").empty());
+  CHECK(errors_with_step_line("retry: {attempts: 3, delay: 0s}").empty());
+  // The same bounds under defaults.
+  auto r = load::load_text("p.yaml", "version: 1\nname: d\ndefaults:\n  timeout: 200h\n  retry: {delay: 90000s}\n"
+                                     "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  errs = errors_of(r);
+  REQUIRE(errs.size() == 2);
+  CHECK(errs[0] == "p.yaml:4:12: error: 'timeout' must be at most 168h (7 days), not '200h'");
+  CHECK(errs[1] == "p.yaml:5:18: error: 'delay' must be at most 24h (1 day), not '90000s'");
+}
+
+TEST_CASE("an int input's default beyond 64 bits is a positioned error") {
+  auto r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: 123456789012345678901234567890}\n"
+                                     "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  auto errs = errors_of(r);
+  REQUIRE(errs.size() == 1);
+  CHECK(errs[0] == "p.yaml:4:31: error: default of int input 'alpha' is out of range for an int "
+                   "(-9223372036854775808 to 9223372036854775807): '123456789012345678901234567890'");
+  r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: -9223372036854775808}\n"
+                                "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  CHECK(errors_of(r).empty());
 }
 
 TEST_CASE("schema errors map back to the key or value they are about, all in one pass") {
