@@ -11,7 +11,9 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
+#include <openssl/evp.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -680,24 +682,28 @@ bool parses_within_budget(const std::string& source) {
 
 namespace {
 
-std::string hash128(std::string_view text) {
-  // Two 64-bit FNV-1a variants with different offset bases and mixing over the same bytes.
-  std::uint64_t a = 1469598103934665603ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : text) {
-    a = (a ^ c) * 1099511628211ULL;
-    b = ((b ^ c) * 0x100000001b3ULL) ^ (b >> 29);
+// SHA-256 (libcrypto), as the 64 lowercase hex digits sha256sum prints.
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed (libcrypto)");
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 0xf];
   }
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
-  return buf;
+  return out;
 }
 
 }  // namespace
 
-std::string content_hash(const std::string& source) { return hash128(source); }
+std::string content_hash(const std::string& source) { return "sha256:" + sha256_hex(source); }
 
 std::string validator_id() {
-  static const std::string id = std::string("relengine ") + RELENGINE_VERSION + " schema " + hash128(kPlaybookSchema);
+  static const std::string id =
+      std::string("relengine ") + RELENGINE_VERSION + " schema sha256:" + sha256_hex(kPlaybookSchema);
   return id;
 }
 

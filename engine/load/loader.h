@@ -28,7 +28,8 @@ struct LoadOptions {
 LoadResult load_file(const std::string& path);
 LoadResult load_text(const std::string& path, const std::string& source, const LoadOptions& options = {});
 
-// The playbook's content hash (128 bits, hex), recorded with each run.
+// The playbook's content hash, "sha256:" and the 64 hex digits of the SHA-256 of its bytes (what
+// sha256sum prints), recorded with each run; resume compares it with the file's.
 std::string content_hash(const std::string& source);
 // Who validates: relengine's version and the hash of its embedded schema. Same content hash and
 // same validator: the structural checks would pass again.

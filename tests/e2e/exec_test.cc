@@ -642,6 +642,26 @@ phases:
   CHECK(log.find("pin<***>") != std::string::npos);
 }
 
+TEST_CASE("the run records the playbook's SHA-256; a run recorded with the older hash resumes, validated in full") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
+              "      - id: a\n        idempotent: true\n        run: test -f fixed\n");
+  Result r = sb.run({"run", sb.pb()});
+  CHECK(r.code == 1);
+  std::string db = (fs::path(sb.state()) / "state.db").string();
+  auto recorded = [&] { return shell("sqlite3 " + quote(db) + " 'SELECT playbook_hash FROM runs'").out; };
+  std::string sum = shell("sha256sum " + quote(sb.pb())).out.substr(0, 64);
+  CHECK(recorded() == "sha256:" + sum + "\n");
+  // What relengine before issue 13 recorded: two FNV-1a variants (32 hex digits), and its validator.
+  CHECK(shell("sqlite3 " + quote(db) + " \"UPDATE runs SET playbook_hash = '0f1e2d3c4b5a69788796a5b4c3d2e1f0', "
+              "validated_by = 'relengine 0.1.0 schema 00112233445566778899aabbccddeeff'\"").code == 0);
+  write(sb.dir / "fixed", "");
+  r = sb.run({"resume"});
+  CAPTURE(r.err);
+  CHECK(r.code == 0);
+  CHECK(recorded() == "sha256:" + sum + "\n");  // recorded anew, in the new form
+}
+
 TEST_CASE("continue_on_error, cancelled downstream, independent branches finish; locks serialize") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:

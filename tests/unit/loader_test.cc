@@ -312,7 +312,10 @@ TEST_CASE("content_hash: same bytes, same hash; any change of a byte, another; v
   using relengine::load::content_hash;
   std::string a = "version: 1\nname: t\nphases: []\n";
   CHECK(content_hash(a) == content_hash(a));
-  CHECK(content_hash(a).size() == 32);
+  // SHA-256, in the form people and tools recognise (FIPS 180-2's test vectors).
+  CHECK(content_hash("abc") == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(content_hash("") == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(content_hash(a).size() == 7 + 64);
   std::string b = a;
   b[b.size() - 2] = '}';
   CHECK(content_hash(a) != content_hash(b));
