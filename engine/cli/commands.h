@@ -5,18 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "model/exit_code.h"
 #include "plan/plan.h"
 
 namespace relengine::cli {
 
-enum ExitCode : int {
-  kOk = 0,
-  kStepFailed = 1,
-  kBadInput = 2,
-  kPaused = 3,
-  kStateProblem = 4,
-  kInterrupted = 130,
-};
+using relengine::ExitCode;  // model/exit_code.h
+using relengine::kBadInput;
+using relengine::kInternal;
+using relengine::kInterrupted;
+using relengine::kOk;
+using relengine::kPaused;
+using relengine::kStateProblem;
+using relengine::kStepFailed;
 
 struct GlobalOptions {
   std::string state_dir;

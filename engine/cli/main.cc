@@ -148,6 +148,6 @@ int main(int argc, char** argv) {
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "relengine: internal error: " << e.what() << "\n";
-    return 70;
+    return kInternal;
   }
 }

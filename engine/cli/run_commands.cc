@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "exec/scheduler.h"
+#include "exec/session.h"
 #include "load/diagnostics.h"
 #include "state/store.h"
 
@@ -135,13 +135,12 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
                 << ", not waiting for approval\n";
       return kBadInput;
     }
-    const char* user = std::getenv("USER");
-    it->approved_by = user && *user ? user : "uid " + std::to_string(getuid());
+    it->approved_by = state::user_name();
     it->approved_at = state::now_rfc3339();
     it->approval_note = note;
     it->auto_approved = false;
     store.save_step(run->id, *it, "approved", note);
-    std::string flag = g.state_dir == ".relengine" ? "" : " --state-dir " + g.state_dir;
+    std::string flag = state::state_dir_hint(g.state_dir);
     std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << ")."
               << "\nContinue with: relengine" << flag << " resume " << run->id << "\n";
     return kOk;
@@ -178,7 +177,7 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
                 << std::string(st.size() < 21 ? 21 - st.size() : 1, ' ') << s.attempts
                 << std::string(s.attempts < 10 ? 9 : 8, ' ') << s.message << "\n";
     }
-    std::string flag = g.state_dir == ".relengine" ? "" : " --state-dir " + g.state_dir;
+    std::string flag = state::state_dir_hint(g.state_dir);
     std::cout << "\nGraph of this run: relengine graph " << run->playbook << " --run " << run->id << "\n";
     if (status == "paused" || status == "failed" || status == "interrupted")
       std::cout << "Continue with:     relengine" << flag << " resume " << run->id << "\n";

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -282,6 +283,18 @@ std::string now_rfc3339() {
   char out[80];
   std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
   return out;
+}
+
+std::string user_name() {
+  if (const char* u = std::getenv("USER"); u && *u) return u;
+  if (const char* u = std::getenv("LOGNAME"); u && *u) return u;
+  return "uid " + std::to_string(getuid());
+}
+
+std::string state_dir_hint(const std::string& dir) {
+  const char* env = std::getenv("RELENGINE_STATE_DIR");
+  std::string def = env && *env ? env : ".relengine";
+  return dir == def ? "" : " --state-dir " + dir;
 }
 
 std::string host_name() {

@@ -137,6 +137,12 @@ class RunStore {
   std::map<const char*, sqlite3_stmt*> prepared_;
 };
 
+// Who records an approval: $USER, else $LOGNAME, else "uid N". The one place that decides it.
+std::string user_name();
+// What to add to a printed relengine command so that it finds this state: " --state-dir DIR", or ""
+// when DIR is the default ($RELENGINE_STATE_DIR, else .relengine).
+std::string state_dir_hint(const std::string& dir);
+
 // This host's name, and a process's start time (from /proc; 0 when unknown).
 std::string host_name();
 std::int64_t process_start_time(int pid);

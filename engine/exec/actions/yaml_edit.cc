@@ -263,20 +263,27 @@ bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& ski
   }
 }
 
+// The key path parsed and the document loaded, or false with the reason.
+bool load_for_path(const std::string& source, const std::string& key_path, std::vector<KeySegment>& segs,
+                   YAML::Node& root, std::string& error) {
+  if (!parse_key_path(key_path, segs, error)) return false;
+  try {
+    root = YAML::Load(source);
+  } catch (const YAML::Exception& e) {
+    error = "cannot parse the file: " + std::string(e.what());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value,
                        const std::optional<std::string>& comment) {
   YamlEdit out;
   std::vector<KeySegment> segs;
-  if (!parse_key_path(key_path, segs, out.error)) return out;
   YAML::Node root;
-  try {
-    root = YAML::Load(source);
-  } catch (const YAML::Exception& e) {
-    out.error = "cannot parse the file: " + std::string(e.what());
-    return out;
-  }
+  if (!load_for_path(source, key_path, segs, root, out.error)) return out;
   YAML::Node target;
   if (!find(root, segs, target, out.error)) return out;
   if (!target.IsScalar()) {
@@ -388,14 +395,8 @@ nlohmann::ordered_json json_of(const YAML::Node& n) {
 YamlRead yaml_get_text(const std::string& source, const std::string& key_path) {
   YamlRead out;
   std::vector<KeySegment> segs;
-  if (!parse_key_path(key_path, segs, out.error)) return out;
   YAML::Node root;
-  try {
-    root = YAML::Load(source);
-  } catch (const YAML::Exception& e) {
-    out.error = "cannot parse the file: " + std::string(e.what());
-    return out;
-  }
+  if (!load_for_path(source, key_path, segs, root, out.error)) return out;
   YAML::Node found;
   bool absent = false;
   if (!find(root, segs, found, out.error, &absent)) {

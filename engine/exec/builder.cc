@@ -1,30 +1,27 @@
-#include "exec/scheduler.h"
+#include "exec/builder.h"
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
-#include <filesystem>
+#include <deque>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
-#include <deque>
-#include <queue>
-#include <random>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "exec/console.h"
-#include "exec/process.h"
+#include "exec/schedule.h"
 #include "load/loader.h"
-#include "state/store.h"
+#include "model/exit_code.h"
 
 extern char** environ;
 
@@ -36,19 +33,7 @@ using state::StepRecord;
 
 namespace {
 
-enum Exit : int { kOk = 0, kFailed = 1, kBad = 2, kPaused = 3, kState = 4, kInterrupted = 130 };
-
-std::string make_run_id() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  std::random_device rd;
-  char suffix[8];
-  std::snprintf(suffix, sizeof suffix, "%04x", rd() & 0xffff);
-  return std::string(buf) + "-" + suffix;
-}
+constexpr int kFailed = kStepFailed, kBad = kBadInput;
 
 std::string self_exe() {
   std::error_code ec;
@@ -60,17 +45,8 @@ bool terminal(const std::string& status) {
   return status == "succeeded" || status == "skipped" || status == "failed" || status == "cancelled";
 }
 
-std::string user_name() {
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  if (const char* u = std::getenv("LOGNAME"); u && *u) return u;
-  return "uid " + std::to_string(getuid());
-}
-
-std::string state_dir_flag(const RunOptions& opt) {
-  const char* env = std::getenv("RELENGINE_STATE_DIR");
-  std::string def = env && *env ? env : ".relengine";
-  return opt.state_dir == def ? "" : " --state-dir " + opt.state_dir;
-}
+std::string state_dir_flag(const RunOptions& opt) { return state::state_dir_hint(opt.state_dir); }
+using state::user_name;
 
 std::vector<std::string> tail_lines(const fs::path& file, std::size_t n) {
   std::ifstream in(file);
@@ -82,52 +58,34 @@ std::vector<std::string> tail_lines(const fs::path& file, std::size_t n) {
   return lines;
 }
 
-std::string selection_json(const plan::Selection& sel) {
-  nlohmann::json j;
-  j["phases"] = sel.phases;
-  j["from"] = sel.from;
-  j["with_deps"] = sel.with_deps;
-  return j.dump();
-}
 
-plan::Selection selection_from_json(const std::string& text) {
-  plan::Selection sel;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return sel;
-  if (j.contains("phases")) sel.phases = j["phases"].get<std::vector<std::string>>();
-  if (j.contains("from")) sel.from = j["from"].get<std::string>();
-  if (j.contains("with_deps")) sel.with_deps = j["with_deps"].get<bool>();
-  return sel;
-}
-
-// ---- The driver: one run, one io_context, no threads ----
-
-class Driver {
+// One run, one io_context, no threads.
+class Builder {
  public:
-  Driver(state::RunStore& store, plan::Prepared& prep, state::RunRecord run, std::vector<StepRecord> records,
-         const RunOptions& opt)
+  Builder(asio::io_context& io, CommandRunner& runner, state::RunStore& store, plan::Prepared& prep,
+          state::RunRecord run, std::vector<StepRecord> records, const RunOptions& opt)
       : store_(store),
         prep_(prep),
         run_(std::move(run)),
         opt_(opt),
         console_(std::cout, ConsoleOptions{opt.color, opt.quiet, opt.verbose, opt.interactive && !opt.verbose}),
+        io_(io),
+        runner_(runner),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
-        sigchld_(io_, SIGCHLD),
         heartbeat_(io_),
-        live_(io_) {
+        live_(io_),
+        schedule_(prep.graph, done_flags(prep.graph, records),
+                  opt.jobs > 0 ? static_cast<std::size_t>(opt.jobs) : std::max(1u, std::thread::hardware_concurrency())) {
     const auto& g = prep_.graph;
     nodes_.resize(g.size());
     std::map<std::string, StepRecord> by_id;
     for (auto& r : records) by_id[r.id] = std::move(r);
-    auto order = g.topological_order();
-    for (std::size_t i = 0; i < order.size(); ++i) position_[order[i]] = i;
     for (graph::Vertex v = 0; v < g.size(); ++v) {
       Node& n = nodes_[v];
       n.v = v;
       n.rec = by_id[g.node(v).id];
       n.step = g.node(v).step;
     }
-    jobs_ = opt.jobs > 0 ? opt.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     log_dir_ = fs::path(store_.dir()) / "logs" / run_.id;
     // $RELENGINE_OUTPUT files live outside the state directory (a step may write a secret
     // there; only masked values are stored), in a private directory removed at the end.
@@ -149,7 +107,7 @@ class Driver {
     fs::create_directories(log_dir_, ec);
   }
 
-  ~Driver() {
+  ~Builder() {
     std::error_code ec;
     if (output_dir_ != log_dir_) fs::remove_all(output_dir_, ec);
   }
@@ -171,31 +129,7 @@ class Driver {
   }
 
   int drive() {
-    const auto& g = prep_.graph;
-    // What each step waits for: its dependencies that have still to run, and, through those that
-    // are done, theirs. A resume may run an early step again (its definition changed) while a
-    // later one is pending: the later one still comes after it, as the graph says.
-    std::vector<std::vector<graph::Vertex>> frontier(g.size());  // of a done step: what still runs above it
-    for (auto v : g.topological_order()) {
-      std::vector<graph::Vertex> above;
-      for (auto d : g.dependencies(v)) {
-        if (!terminal(nodes_[d].rec.status)) above.push_back(d);
-        else above.insert(above.end(), frontier[d].begin(), frontier[d].end());
-      }
-      std::sort(above.begin(), above.end());
-      above.erase(std::unique(above.begin(), above.end()), above.end());
-      Node& n = nodes_[v];
-      if (terminal(n.rec.status)) {
-        frontier[v] = std::move(above);
-        continue;
-      }
-      for (auto u : above) nodes_[u].waiters.push_back(v);
-      n.remaining = above.size();
-      n.waits = std::move(above);
-      if (n.remaining == 0) ready_.push({position_[v], v});
-    }
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) { on_signal(ec, sig); });
-    watch_children();
     beat();
     tick();
     asio::post(io_, [this] { pump(); });
@@ -208,19 +142,14 @@ class Driver {
     graph::Vertex v = 0;
     StepRecord rec;
     const model::Step* step = nullptr;
-    std::size_t remaining = 0;              // of `waits`, those not finished yet
-    std::vector<graph::Vertex> waits;       // the steps it runs after in this invocation
-    std::vector<graph::Vertex> waiters;     // the steps that wait for it
     plan::PlannedStep rendered;
-    std::unique_ptr<ProcessGroup> proc;
+    std::unique_ptr<CommandRunner::Command> proc;
     bool retired = false;  // an ID[*] that was expanded into its instances
     enum class Stage { None, DoneIf, Pre, Action, Verify } stage = Stage::None;
     std::size_t pre = 0;
     std::unique_ptr<asio::steady_timer> timeout;
     std::unique_ptr<asio::steady_timer> retry;
     bool timed_out = false;
-    bool has_slot = false;
-    bool holds_lock = false;
     int attempts_here = 0;  // attempts in this invocation (the retry budget)
     std::ofstream log;
     std::string partial;
@@ -229,7 +158,16 @@ class Driver {
     std::chrono::steady_clock::time_point t0;
   };
 
-  using Ready = std::pair<std::size_t, graph::Vertex>;
+  static std::vector<bool> done_flags(const graph::StepGraph& g, const std::vector<StepRecord>& records) {
+    std::map<std::string, const StepRecord*> by_id;
+    for (const auto& r : records) by_id[r.id] = &r;
+    std::vector<bool> done(g.size(), false);
+    for (graph::Vertex v = 0; v < g.size(); ++v) {
+      auto it = by_id.find(g.node(v).id);
+      done[v] = it != by_id.end() && terminal(it->second->status);
+    }
+    return done;
+  }
 
   // ---- bookkeeping ----
 
@@ -257,30 +195,10 @@ class Driver {
 
   const std::string& lock_of(const Node& n) const { return n.step->lock.value; }
 
-  void release(Node& n) {
-    if (n.holds_lock) {
-      locks_.erase(lock_of(n));
-      n.holds_lock = false;
-      auto it = lock_waiters_.find(lock_of(n));
-      if (it != lock_waiters_.end()) {
-        for (auto w : it->second) ready_.push({position_[w], w});
-        lock_waiters_.erase(it);
-      }
-    }
-    if (n.has_slot) {
-      n.has_slot = false;
-      --running_;
-    }
-  }
-
-  // A step reached succeeded, skipped, failed or cancelled: its dependents may go on.
+  // A step reached succeeded, skipped, failed or cancelled: what waits for it may go on.
   void finish(Node& n) {
-    release(n);
     n.timeout.reset();
-    for (auto d : n.waiters) {
-      Node& m = nodes_[d];
-      if (m.remaining > 0 && --m.remaining == 0 && !terminal(m.rec.status)) ready_.push({position_[d], d});
-    }
+    schedule_.done(n.v);
   }
 
   bool blocks(const Node& dep) const {
@@ -290,23 +208,24 @@ class Driver {
   // ---- scheduling ----
 
   void pump() {
-    while (!interrupting_ && !ready_.empty()) {
-      auto [pos, v] = ready_.top();
-      Node& n = nodes_[v];
+    while (!interrupting_) {
+      auto v = schedule_.peek();
+      if (!v) break;
+      Node& n = nodes_[*v];
       if (terminal(n.rec.status) || n.proc || n.retry) {
-        ready_.pop();
+        schedule_.pop();
         continue;
       }
       if (!decide(n)) break;  // needs a slot and none is free: wait for one
-      ready_.pop();
+      schedule_.pop();
     }
-    if (running_ == 0 && retrying_ == 0 && ready_.empty()) quiesce();
+    if (schedule_.running() == 0 && retrying_ == 0 && !schedule_.peek()) quiesce();
   }
 
   // Handles a ready step; false when it needs a process slot and none is free.
   bool decide(Node& n) {
     std::string blocker;
-    for (auto d : n.waits)
+    for (auto d : schedule_.waits(n.v))
       if (blocks(nodes_[d])) blocker = nodes_[d].rec.id;
     if (!blocker.empty()) {
       n.rec.status = "cancelled";
@@ -345,15 +264,8 @@ class Driver {
         return true;
       }
     }
-    if (running_ >= jobs_) return false;
-    if (!lock_of(n).empty()) {
-      if (locks_.count(lock_of(n))) {
-        lock_waiters_[lock_of(n)].push_back(n.v);
-        return true;
-      }
-      locks_.insert(lock_of(n));
-      n.holds_lock = true;
-    }
+    if (!schedule_.slot_free()) return false;
+    if (!schedule_.take_lock(n.v, lock_of(n))) return true;  // ready again when the lock is free
     start_attempt(n);
     return true;
   }
@@ -392,31 +304,13 @@ class Driver {
     p.rec.status = "skipped";  // terminal: nothing waits for it any more
     console_.note("[" + phase + "] " + p.rec.id + ": expanded into " + std::to_string(added.size()) +
                   (added.empty() ? " instances" : ": " + names));
-    std::size_t position = position_[p.v];
-    // The instances wait for what the placeholder waited for (all done: it was ready), and the
-    // steps that waited for the placeholder wait for every instance instead.
-    std::vector<graph::Vertex> waiters;
-    for (auto d : p.waiters)
-      if (!terminal(nodes_[d].rec.status)) waiters.push_back(d);
     for (std::size_t i = 0; i < added.size(); ++i) {
       Node& m = nodes_.emplace_back();
       m.v = added[i];
       m.rec = records[i];
       m.step = step;
-      m.waits = p.waits;
-      m.waiters = waiters;
-      position_[m.v] = position;
-      ready_.push({position, m.v});
     }
-    for (auto d : waiters) {
-      Node& m = nodes_[d];
-      std::replace(m.waits.begin(), m.waits.end(), p.v, added.empty() ? p.v : added[0]);
-      if (added.empty()) m.waits.erase(std::remove(m.waits.begin(), m.waits.end(), p.v), m.waits.end());
-      else m.waits.insert(m.waits.end(), added.begin() + 1, added.end());
-      m.remaining = m.remaining - 1 + added.size();
-      if (m.remaining == 0) ready_.push({position_[d], d});
-    }
-    p.waiters.clear();
+    schedule_.expanded(p.v, added);
   }
 
   bool gate(Node& n) {
@@ -490,8 +384,7 @@ class Driver {
   // ---- one attempt: done_if -> preconditions -> action -> verify ----
 
   void start_attempt(Node& n) {
-    n.has_slot = true;
-    ++running_;
+    schedule_.take_slot(n.v);
     ++n.attempts_here;
     ++n.rec.attempts;
     n.rec.status = "running";
@@ -595,10 +488,9 @@ class Driver {
         interrupted(n);
         continue;
       }
-      n.proc = std::make_unique<ProcessGroup>(
-          io_, spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
+      n.proc = runner_.start(
+          spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
           [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
-      running_steps_.insert(n.v);
     }
   }
 
@@ -641,7 +533,6 @@ class Driver {
     if (!n.partial.empty()) emit_line(n, n.partial), n.partial.clear();
     n.log.flush();
     graveyard_.push_back(std::move(n.proc));
-    running_steps_.erase(n.v);
     asio::post(io_, [this] { graveyard_.clear(); });
     if (!st.spawned) n.log << st.message << "\n";
     if (interrupting_) {
@@ -751,7 +642,7 @@ class Driver {
     }
     double delay = n.rendered.retry.delay_seconds * std::pow(n.rendered.retry.backoff, n.attempts_here - 1);
     end_attempt(n);
-    release(n);
+    schedule_.release(n.v);
     n.rec.status = "pending";
     n.rec.message = "attempt " + std::to_string(n.rec.attempts) + " failed: " + message + "; retrying in " +
                     format_seconds(delay);
@@ -767,14 +658,14 @@ class Driver {
         if (interrupting_) interrupted(m);
         return;
       }
-      ready_.push({position_[v], v});
+      schedule_.requeue(v);
       pump();
     });
     pump();
   }
 
   void interrupted(Node& n) {
-    release(n);
+    schedule_.release(n.v);
     end_attempt(n);
     n.rec.status = "interrupted";
     n.rec.message = "interrupted by a signal";
@@ -808,7 +699,7 @@ class Driver {
           n.rec.status = "pending";
           n.rec.message = "confirmed at the prompt by " + n.rec.approved_by;
           save(n, "approved", "confirmed at the prompt");
-          ready_.push({position_[v], v});
+          schedule_.requeue(v);
           approved_any = true;
         } else {
           still.push_back(v);
@@ -886,7 +777,7 @@ class Driver {
 
   void shutdown() {
     signals_.cancel();
-    sigchld_.cancel();
+    runner_.shutdown();
     heartbeat_.cancel();
     live_.cancel();
     io_.stop();
@@ -912,7 +803,7 @@ class Driver {
   }
 
   void maybe_finish_interrupt() {
-    if (!interrupting_ || finished_ || running_ > 0 || retrying_ > 0) return;
+    if (!interrupting_ || finished_ || schedule_.running() > 0 || retrying_ > 0) return;
     for (const auto& n : nodes_)
       if (n.proc) return;
     finished_ = true;
@@ -928,18 +819,6 @@ class Driver {
     shutdown();
   }
 
-  void watch_children() {
-    sigchld_.async_wait([this](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      // Only the steps with a command running (not every node: a 10,000-step run would scan
-      // them all for each exit). check_exit may end a step, so iterate over a copy.
-      std::vector<graph::Vertex> live(running_steps_.begin(), running_steps_.end());
-      for (auto v : live)
-        if (nodes_[v].proc) nodes_[v].proc->check_exit();
-      watch_children();
-    });
-  }
-
   void beat() {
     heartbeat_.expires_after(std::chrono::seconds(5));
     heartbeat_.async_wait([this](const boost::system::error_code& ec) {
@@ -949,7 +828,7 @@ class Driver {
       } catch (const state::StateError&) {
         // A busy database delays one heartbeat; the lease stays ours.
       }
-      if (!running_steps_.empty()) check_supervisor();  // replaced within 5 s should it have died
+      runner_.heartbeat();  // a dead supervisor is replaced within 5 s
       beat();
     });
   }
@@ -976,77 +855,28 @@ class Driver {
   state::RunRecord run_;
   RunOptions opt_;
   Console console_;
-  asio::io_context io_;
+  asio::io_context& io_;
+  CommandRunner& runner_;
   asio::signal_set signals_;
-  asio::signal_set sigchld_;
   asio::steady_timer heartbeat_;
   asio::steady_timer live_;
   std::deque<Node> nodes_;  // a deque: expansion appends nodes without moving the others
-  std::map<graph::Vertex, std::size_t> position_;
-  std::priority_queue<Ready, std::vector<Ready>, std::greater<>> ready_;
-  std::set<std::string> locks_;
-  std::map<std::string, std::vector<graph::Vertex>> lock_waiters_;
   std::vector<graph::Vertex> waiting_;
   std::vector<graph::Vertex> failed_;
-  std::vector<std::unique_ptr<ProcessGroup>> graveyard_;
-  std::set<graph::Vertex> running_steps_;  // steps whose command is running
+  std::vector<std::unique_ptr<CommandRunner::Command>> graveyard_;
   std::vector<std::pair<graph::Vertex, CommandSpec>> to_launch_;  // committed with the next launch()
   bool launch_posted_ = false;
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
   fs::path log_dir_;
   fs::path output_dir_;
-  int jobs_ = 1;
-  int running_ = 0;
   int retrying_ = 0;
   bool interrupting_ = false;
   bool finished_ = false;
   bool render_error_ = false;
   int exit_code_ = kOk;
+  Schedule schedule_;  // last: built from prep_ and the records in the constructor
 };
-
-int report_diags(const load::Diagnostics& diags) {
-  for (const auto& d : diags.sorted()) std::cerr << load::format(d) << "\n";
-  std::size_t errors = diags.error_count();
-  if (errors) std::cerr << errors << (errors == 1 ? " error" : " errors") << "\n";
-  return errors ? kBad : kOk;
-}
-
-// Load + graph checks; nullopt after printing the problems. `run`: the run being resumed; when
-// the file has the bytes it recorded, validated by this same relengine, the structural checks are
-// not repeated (they were half of a 10,000-step resume).
-std::optional<model::Playbook> load_checked(const std::string& path, const state::RunRecord* run = nullptr) {
-  load::LoadResult r;
-  if (!run || run->validated_by != load::validator_id()) {
-    r = load::load_file(path);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    std::string source = buf.str();
-    load::LoadOptions options;
-    options.structure_known_valid = in && load::content_hash(source) == run->playbook_hash;
-    r = in ? load::load_text(path, source, options) : load::load_file(path);
-  }
-  load::Diagnostics diags = r.diags;
-  if (r.playbook) graph::StepGraph::of_steps(*r.playbook).check(path, diags);
-  if (diags.has_errors()) {
-    report_diags(diags);
-    return std::nullopt;
-  }
-  return std::move(r.playbook);
-}
-
-// Every step rendered once with what is known now: an unsafe value stops the run before anything runs.
-bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Plan& plan) {
-  load::Diagnostics diags;
-  plan = plan::make_plan(prep, sel, diags);
-  if (diags.has_errors()) {
-    report_diags(diags);
-    return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -1054,247 +884,10 @@ std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const s
   return run_log_dir / (step + ".attempt-" + std::to_string(attempt) + ".log");
 }
 
-int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
-              const RunOptions& opt) {
-  auto pb = load_checked(playbook_path);
-  if (!pb) return kBad;
-  load::Diagnostics diags;
-  auto prep = plan::prepare(*pb, inputs, diags);
-  if (diags.has_errors()) return report_diags(diags);
-  plan::Plan plan;
-  if (!prerender(prep, selection, plan)) return kBad;
-  if (opt.dry_run) {
-    std::cout << "Dry run: every action rendered, nothing executed, no state written.\n\n";
-    plan::print_plan(std::cout, prep, plan);
-    return kOk;
-  }
-  try {
-    auto store = state::RunStore::open(opt.state_dir, true);
-    state::RunRecord run;
-    run.id = make_run_id();
-    run.playbook = playbook_path;
-    run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
-    run.playbook_hash = load::content_hash(pb->source);
-    run.validated_by = load::validator_id();
-    run.name = pb->name.value;
-    run.inputs = prep.inputs.public_values();
-    run.started = state::now_rfc3339();
-    run.selection = selection_json(selection);
-    std::vector<StepRecord> records;
-    int order = 0;
-    for (const auto& ps : plan.steps) {
-      StepRecord r;
-      r.id = ps.id;
-      r.step = ps.step->id.value;
-      r.phase = ps.phase->id.value;
-      r.order = order++;
-      if (!ps.selected) {
-        r.status = "skipped";
-        r.reason = "selection";
-        r.message = ps.unselected_reason;
-      }
-      records.push_back(r);
-    }
-    store.create_run(run, records);
-    store.acquire_lease(run.id);
-    if (!opt.quiet)
-      std::cout << "Run " << run.id << ": " << pb->name.value << " (" << plan.steps.size() << " steps), state in "
-                << opt.state_dir << "\n";
-    Driver driver(store, prep, run, records, opt);
-    return driver.drive();
-  } catch (const state::StateError& e) {
-    std::cerr << "relengine: " << e.what() << "\n";
-    return kState;
-  }
-}
-
-int resume_run(const ResumeRequest& req, const RunOptions& opt) {
-  try {
-    auto store = state::RunStore::open(opt.state_dir, false);
-    auto run = req.run_id.empty() ? store.latest_run() : store.find_run(req.run_id);
-    if (!run) {
-      std::cerr << "relengine: " << (req.run_id.empty() ? "no runs in " + opt.state_dir : "no run " + req.run_id + " in " + opt.state_dir)
-                << "; `relengine runs` lists them\n";
-      return kState;
-    }
-    if (!opt.dry_run) store.acquire_lease(run->id);
-    auto release = [&] {
-      if (!opt.dry_run) store.release_lease(run->id);
-    };
-    if (!fs::exists(run->playbook_path)) {
-      std::cerr << "relengine: the playbook of run " << run->id << " is gone: " << run->playbook_path << "\n";
-      release();
-      return kBad;
-    }
-    auto pb = load_checked(run->playbook_path, &*run);
-    if (!pb) {
-      release();
-      return kBad;
-    }
-    pb->path = run->playbook;  // messages name it as the user did
-    load::InputSources sources;
-    sources.recorded = run->inputs;
-    sources.sets = req.sets;
-    load::Diagnostics diags;
-    // The for_each lists this run computed at run time: it keeps the instances it had.
-    plan::Expansions expansions = plan::parse_expansions(store.expansions(run->id));
-    auto prep = plan::prepare(*pb, sources, diags, &expansions);
-    if (diags.has_errors()) {
-      release();
-      return report_diags(diags);
-    }
-    // The steps --rerun and --rerun-phase reset: those named and everything downstream.
-    auto rerun_set = [&](const graph::StepGraph& g) {
-      std::set<graph::Vertex> out;
-      for (graph::Vertex v = 0; v < g.size(); ++v) {
-        const auto& node = g.node(v);
-        bool hit = std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
-                   std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
-                   std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) !=
-                       req.rerun_phases.end();
-        if (!hit) continue;
-        std::vector<graph::Vertex> work{v};
-        while (!work.empty()) {
-          auto w = work.back();
-          work.pop_back();
-          if (!out.insert(w).second) continue;
-          for (auto d : g.dependents(w)) work.push_back(d);
-        }
-      }
-      return out;
-    };
-    // --rerun of an expanded step, or of a step its list reads (upstream, so the rerun reaches the
-    // step too), expands it again from what the rerun produces.
-    std::set<std::string> reexpand;
-    for (auto v : rerun_set(prep.graph)) {
-      const auto& node = prep.graph.node(v);
-      if (node.item && expansions.count(node.step->id.value)) reexpand.insert(node.step->id.value);
-    }
-    if (!reexpand.empty()) {
-      for (const auto& st : reexpand) expansions.erase(st);
-      prep = plan::prepare(*pb, sources, diags, &expansions);
-      if (diags.has_errors()) {
-        release();
-        return report_diags(diags);
-      }
-    }
-    plan::Selection selection = selection_from_json(run->selection);
-    plan::Plan plan;
-    if (!prerender(prep, selection, plan)) {
-      release();
-      return kBad;
-    }
-    const auto& g = prep.graph;
-    for (const auto& s : req.rerun)
-      if (!g.find(s) && std::none_of(plan.steps.begin(), plan.steps.end(), [&](const auto& p) { return p.step->id.value == s; })) {
-        std::cerr << "relengine: --rerun: unknown step '" << s << "'\n";
-        release();
-        return kBad;
-      }
-    for (const auto& p : req.rerun_phases)
-      if (std::none_of(pb->phases.begin(), pb->phases.end(), [&](const auto& ph) { return ph.id.value == p; })) {
-        std::cerr << "relengine: --rerun-phase: unknown phase '" << p << "'\n";
-        release();
-        return kBad;
-      }
-
-    // Reconcile the recorded steps with the playbook as it is now.
-    std::map<std::string, StepRecord> recorded;
-    for (auto& r : store.steps(run->id)) recorded[r.id] = r;
-    std::set<graph::Vertex> rerun = rerun_set(g);
-    std::vector<StepRecord> records;
-    std::vector<std::pair<std::string, std::string>> to_run;  // id, why
-    std::vector<std::string> changed_ids;
-    plan::RenderContext ctx;
-    ctx.prepared = &prep;
-    ctx.run_id = run->id;
-    ctx.steps = [&](const std::string& id, const std::string& field, const std::string& key) -> std::optional<expr::Value> {
-      auto it = recorded.find(id);
-      if (it == recorded.end()) return std::nullopt;
-      if (field == "status") return expr::Value(it->second.status);
-      auto o = it->second.outputs.find(key);
-      if (o == it->second.outputs.end()) throw expr::ExprError{"no output " + key, 0};
-      return expr::Value(o->second);
-    };
-    int order = 0;
-    for (const auto& ps : plan.steps) {
-      StepRecord r;
-      bool known = recorded.count(ps.id) > 0;
-      if (known) r = recorded[ps.id];
-      else r.id = ps.id, r.step = ps.step->id.value, r.phase = ps.phase->id.value;
-      r.order = order++;
-      std::string why;
-      if (!known) {
-        why = "new step";
-        r.status = ps.selected ? "pending" : "skipped";
-        r.reason = ps.selected ? "" : "selection";
-      } else if (!ps.selected) {
-        r.status = "skipped", r.reason = "selection", r.message = ps.unselected_reason;
-      } else if (rerun.count(ps.vertex)) {
-        why = "rerun";
-        r.approved_by.clear(), r.approved_at.clear(), r.approval_note.clear(), r.auto_approved = false;
-      } else if (r.status == "running") {
-        why = "interrupted (its driver died)";
-        r.message = "interrupted: the engine stopped while it ran";
-        store.save_step(run->id, r, "interrupted", r.message);
-      } else if (r.status == "failed" || r.status == "interrupted" || r.status == "cancelled" || r.status == "pending") {
-        why = r.status;
-      } else if (r.status == "skipped" && r.reason == "condition") {
-        why = "condition re-evaluated";
-      } else if ((r.status == "succeeded" || (r.status == "skipped" && r.reason != "selection")) && !r.fingerprint.empty()) {
-        load::Diagnostics ignored;
-        auto rendered = plan::render_step(ctx, ps.vertex, ignored);
-        if (rendered.render_failed || plan::fingerprint(rendered) != r.fingerprint) why = "changed since it ran";
-      }
-      if (!why.empty() && r.status != "waiting") {
-        if (known) r.status = "pending", r.reason.clear();
-        to_run.emplace_back(r.id, why);
-      } else if (r.status == "waiting") {
-        to_run.emplace_back(r.id, r.approved_by.empty() ? "waiting for approval" : "approved by " + r.approved_by);
-      }
-      records.push_back(r);
-    }
-    std::set<std::string> current;
-    for (const auto& r : records) current.insert(r.id);
-    std::vector<std::string> removed;
-    for (const auto& [id, r] : recorded)
-      if (!current.count(id)) removed.push_back(id);
-
-    std::cout << "Resuming run " << run->id << " (" << run->name << ", " << run->status << ")\n";
-    for (const auto& id : removed) {
-      bool again = reexpand.count(recorded[id].step) > 0;
-      std::cout << "  drop " << id << (again ? " (its for_each is expanded again after the rerun)" : " (no longer in the playbook)") << "\n";
-    }
-    if (to_run.empty()) std::cout << "  nothing left to run\n";
-    std::size_t not_started = 0;
-    for (const auto& [id, why] : to_run) {
-      if (why == "pending") {
-        ++not_started;
-        continue;
-      }
-      std::cout << "  run  " << id << " (" << why << ")\n";
-    }
-    if (not_started) std::cout << "  then " << not_started << " step" << (not_started == 1 ? "" : "s") << " not started yet\n";
-    if (opt.dry_run) return kOk;
-
-    for (const auto& st : reexpand) store.forget_expansion(run->id, st);
-    for (const auto& id : removed) store.remove_step(run->id, id);
-    std::vector<state::RunStore::Transition> batch;  // one transaction, not one fsync per step
-    for (const auto& r : records) {
-      auto it = recorded.find(r.id);
-      if (it == recorded.end()) batch.push_back({r, "added", ""});
-      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.push_back({r, "reset", ""});
-      else if (it->second.order != r.order) batch.push_back({r, "", ""});
-    }
-    store.save_steps(run->id, batch);
-    store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
-    store.set_run_status(run->id, "running", false);
-    Driver driver(store, prep, *run, records, opt);
-    return driver.drive();
-  } catch (const state::StateError& e) {
-    std::cerr << "relengine: " << e.what() << "\n";
-    return kState;
-  }
+int build(asio::io_context& io, CommandRunner& runner, state::RunStore& store, plan::Prepared& prep,
+          const state::RunRecord& run, std::vector<StepRecord> records, const RunOptions& options) {
+  Builder builder(io, runner, store, prep, run, std::move(records), options);
+  return builder.drive();
 }
 
 }  // namespace relengine::exec

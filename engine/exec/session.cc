@@ -1,0 +1,350 @@
+#include "exec/session.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "graph/step_graph.h"
+#include "load/loader.h"
+#include "model/exit_code.h"
+#include "state/store.h"
+
+namespace relengine::exec {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using state::StepRecord;
+
+namespace {
+
+constexpr int kBad = kBadInput, kState = kStateProblem;
+
+std::string make_run_id() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::random_device rd;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%04x", rd() & 0xffff);
+  return std::string(buf) + "-" + suffix;
+}
+
+std::string selection_json(const plan::Selection& sel) {
+  nlohmann::json j;
+  j["phases"] = sel.phases;
+  j["from"] = sel.from;
+  j["with_deps"] = sel.with_deps;
+  return j.dump();
+}
+
+plan::Selection selection_from_json(const std::string& text) {
+  plan::Selection sel;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return sel;
+  if (j.contains("phases")) sel.phases = j["phases"].get<std::vector<std::string>>();
+  if (j.contains("from")) sel.from = j["from"].get<std::string>();
+  if (j.contains("with_deps")) sel.with_deps = j["with_deps"].get<bool>();
+  return sel;
+}
+
+int report_diags(const load::Diagnostics& diags) {
+  for (const auto& d : diags.sorted()) std::cerr << load::format(d) << "\n";
+  std::size_t errors = diags.error_count();
+  if (errors) std::cerr << errors << (errors == 1 ? " error" : " errors") << "\n";
+  return errors ? kBad : kOk;
+}
+
+// Load + graph checks; nullopt after printing the problems. `run`: the run being resumed; when
+// the file has the bytes it recorded, validated by this same relengine, the structural checks are
+// not repeated (they were half of a 10,000-step resume).
+std::optional<model::Playbook> load_checked(const std::string& path, const state::RunRecord* run = nullptr) {
+  load::LoadResult r;
+  if (!run || run->validated_by != load::validator_id()) {
+    r = load::load_file(path);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    std::string source = buf.str();
+    load::LoadOptions options;
+    options.structure_known_valid = in && load::content_hash(source) == run->playbook_hash;
+    r = in ? load::load_text(path, source, options) : load::load_file(path);
+  }
+  load::Diagnostics diags = r.diags;
+  if (r.playbook) graph::StepGraph::of_steps(*r.playbook).check(path, diags);
+  if (diags.has_errors()) {
+    report_diags(diags);
+    return std::nullopt;
+  }
+  return std::move(r.playbook);
+}
+
+// Every step rendered once with what is known now: an unsafe value stops the run before anything runs.
+bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Plan& plan) {
+  load::Diagnostics diags;
+  plan = plan::make_plan(prep, sel, diags);
+  if (diags.has_errors()) {
+    report_diags(diags);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
+              const RunOptions& opt) {
+  auto pb = load_checked(playbook_path);
+  if (!pb) return kBad;
+  load::Diagnostics diags;
+  auto prep = plan::prepare(*pb, inputs, diags);
+  if (diags.has_errors()) return report_diags(diags);
+  plan::Plan plan;
+  if (!prerender(prep, selection, plan)) return kBad;
+  if (opt.dry_run) {
+    std::cout << "Dry run: every action rendered, nothing executed, no state written.\n\n";
+    plan::print_plan(std::cout, prep, plan);
+    return kOk;
+  }
+  try {
+    auto store = state::RunStore::open(opt.state_dir, true);
+    state::RunRecord run;
+    run.id = make_run_id();
+    run.playbook = playbook_path;
+    run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
+    run.playbook_hash = load::content_hash(pb->source);
+    run.validated_by = load::validator_id();
+    run.name = pb->name.value;
+    run.inputs = prep.inputs.public_values();
+    run.started = state::now_rfc3339();
+    run.selection = selection_json(selection);
+    std::vector<StepRecord> records;
+    int order = 0;
+    for (const auto& ps : plan.steps) {
+      StepRecord r;
+      r.id = ps.id;
+      r.step = ps.step->id.value;
+      r.phase = ps.phase->id.value;
+      r.order = order++;
+      if (!ps.selected) {
+        r.status = "skipped";
+        r.reason = "selection";
+        r.message = ps.unselected_reason;
+      }
+      records.push_back(r);
+    }
+    store.create_run(run, records);
+    store.acquire_lease(run.id);
+    if (!opt.quiet)
+      std::cout << "Run " << run.id << ": " << pb->name.value << " (" << plan.steps.size() << " steps), state in "
+                << opt.state_dir << "\n";
+    asio::io_context io;
+    auto runner = make_process_runner(io);
+    return build(io, *runner, store, prep, run, std::move(records), opt);
+  } catch (const state::StateError& e) {
+    std::cerr << "relengine: " << e.what() << "\n";
+    return kState;
+  }
+}
+
+int resume_run(const ResumeRequest& req, const RunOptions& opt) {
+  try {
+    auto store = state::RunStore::open(opt.state_dir, false);
+    auto run = req.run_id.empty() ? store.latest_run() : store.find_run(req.run_id);
+    if (!run) {
+      std::cerr << "relengine: " << (req.run_id.empty() ? "no runs in " + opt.state_dir : "no run " + req.run_id + " in " + opt.state_dir)
+                << "; `relengine runs` lists them\n";
+      return kState;
+    }
+    if (!opt.dry_run) store.acquire_lease(run->id);
+    auto release = [&] {
+      if (!opt.dry_run) store.release_lease(run->id);
+    };
+    if (!fs::exists(run->playbook_path)) {
+      std::cerr << "relengine: the playbook of run " << run->id << " is gone: " << run->playbook_path << "\n";
+      release();
+      return kBad;
+    }
+    auto pb = load_checked(run->playbook_path, &*run);
+    if (!pb) {
+      release();
+      return kBad;
+    }
+    pb->path = run->playbook;  // messages name it as the user did
+    load::InputSources sources;
+    sources.recorded = run->inputs;
+    sources.sets = req.sets;
+    load::Diagnostics diags;
+    // The for_each lists this run computed at run time: it keeps the instances it had.
+    plan::Expansions expansions = plan::parse_expansions(store.expansions(run->id));
+    auto prep = plan::prepare(*pb, sources, diags, &expansions);
+    if (diags.has_errors()) {
+      release();
+      return report_diags(diags);
+    }
+    // The steps --rerun and --rerun-phase reset: those named and everything downstream.
+    auto rerun_set = [&](const graph::StepGraph& g) {
+      std::set<graph::Vertex> out;
+      for (graph::Vertex v = 0; v < g.size(); ++v) {
+        const auto& node = g.node(v);
+        bool hit = std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
+                   std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
+                   std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) !=
+                       req.rerun_phases.end();
+        if (!hit) continue;
+        std::vector<graph::Vertex> work{v};
+        while (!work.empty()) {
+          auto w = work.back();
+          work.pop_back();
+          if (!out.insert(w).second) continue;
+          for (auto d : g.dependents(w)) work.push_back(d);
+        }
+      }
+      return out;
+    };
+    // --rerun of an expanded step, or of a step its list reads (upstream, so the rerun reaches the
+    // step too), expands it again from what the rerun produces.
+    std::set<std::string> reexpand;
+    for (auto v : rerun_set(prep.graph)) {
+      const auto& node = prep.graph.node(v);
+      if (node.item && expansions.count(node.step->id.value)) reexpand.insert(node.step->id.value);
+    }
+    if (!reexpand.empty()) {
+      for (const auto& st : reexpand) expansions.erase(st);
+      prep = plan::prepare(*pb, sources, diags, &expansions);
+      if (diags.has_errors()) {
+        release();
+        return report_diags(diags);
+      }
+    }
+    plan::Selection selection = selection_from_json(run->selection);
+    plan::Plan plan;
+    if (!prerender(prep, selection, plan)) {
+      release();
+      return kBad;
+    }
+    const auto& g = prep.graph;
+    for (const auto& s : req.rerun)
+      if (!g.find(s) && std::none_of(plan.steps.begin(), plan.steps.end(), [&](const auto& p) { return p.step->id.value == s; })) {
+        std::cerr << "relengine: --rerun: unknown step '" << s << "'\n";
+        release();
+        return kBad;
+      }
+    for (const auto& p : req.rerun_phases)
+      if (std::none_of(pb->phases.begin(), pb->phases.end(), [&](const auto& ph) { return ph.id.value == p; })) {
+        std::cerr << "relengine: --rerun-phase: unknown phase '" << p << "'\n";
+        release();
+        return kBad;
+      }
+
+    // Reconcile the recorded steps with the playbook as it is now.
+    std::map<std::string, StepRecord> recorded;
+    for (auto& r : store.steps(run->id)) recorded[r.id] = r;
+    std::set<graph::Vertex> rerun = rerun_set(g);
+    std::vector<StepRecord> records;
+    std::vector<std::pair<std::string, std::string>> to_run;  // id, why
+    std::vector<std::string> changed_ids;
+    plan::RenderContext ctx;
+    ctx.prepared = &prep;
+    ctx.run_id = run->id;
+    ctx.steps = [&](const std::string& id, const std::string& field, const std::string& key) -> std::optional<expr::Value> {
+      auto it = recorded.find(id);
+      if (it == recorded.end()) return std::nullopt;
+      if (field == "status") return expr::Value(it->second.status);
+      auto o = it->second.outputs.find(key);
+      if (o == it->second.outputs.end()) throw expr::ExprError{"no output " + key, 0};
+      return expr::Value(o->second);
+    };
+    int order = 0;
+    for (const auto& ps : plan.steps) {
+      StepRecord r;
+      bool known = recorded.count(ps.id) > 0;
+      if (known) r = recorded[ps.id];
+      else r.id = ps.id, r.step = ps.step->id.value, r.phase = ps.phase->id.value;
+      r.order = order++;
+      std::string why;
+      if (!known) {
+        why = "new step";
+        r.status = ps.selected ? "pending" : "skipped";
+        r.reason = ps.selected ? "" : "selection";
+      } else if (!ps.selected) {
+        r.status = "skipped", r.reason = "selection", r.message = ps.unselected_reason;
+      } else if (rerun.count(ps.vertex)) {
+        why = "rerun";
+        r.approved_by.clear(), r.approved_at.clear(), r.approval_note.clear(), r.auto_approved = false;
+      } else if (r.status == "running") {
+        why = "interrupted (its driver died)";
+        r.message = "interrupted: the engine stopped while it ran";
+        store.save_step(run->id, r, "interrupted", r.message);
+      } else if (r.status == "failed" || r.status == "interrupted" || r.status == "cancelled" || r.status == "pending") {
+        why = r.status;
+      } else if (r.status == "skipped" && r.reason == "condition") {
+        why = "condition re-evaluated";
+      } else if ((r.status == "succeeded" || (r.status == "skipped" && r.reason != "selection")) && !r.fingerprint.empty()) {
+        load::Diagnostics ignored;
+        auto rendered = plan::render_step(ctx, ps.vertex, ignored);
+        if (rendered.render_failed || plan::fingerprint(rendered) != r.fingerprint) why = "changed since it ran";
+      }
+      if (!why.empty() && r.status != "waiting") {
+        if (known) r.status = "pending", r.reason.clear();
+        to_run.emplace_back(r.id, why);
+      } else if (r.status == "waiting") {
+        to_run.emplace_back(r.id, r.approved_by.empty() ? "waiting for approval" : "approved by " + r.approved_by);
+      }
+      records.push_back(r);
+    }
+    std::set<std::string> current;
+    for (const auto& r : records) current.insert(r.id);
+    std::vector<std::string> removed;
+    for (const auto& [id, r] : recorded)
+      if (!current.count(id)) removed.push_back(id);
+
+    std::cout << "Resuming run " << run->id << " (" << run->name << ", " << run->status << ")\n";
+    for (const auto& id : removed) {
+      bool again = reexpand.count(recorded[id].step) > 0;
+      std::cout << "  drop " << id << (again ? " (its for_each is expanded again after the rerun)" : " (no longer in the playbook)") << "\n";
+    }
+    if (to_run.empty()) std::cout << "  nothing left to run\n";
+    std::size_t not_started = 0;
+    for (const auto& [id, why] : to_run) {
+      if (why == "pending") {
+        ++not_started;
+        continue;
+      }
+      std::cout << "  run  " << id << " (" << why << ")\n";
+    }
+    if (not_started) std::cout << "  then " << not_started << " step" << (not_started == 1 ? "" : "s") << " not started yet\n";
+    if (opt.dry_run) return kOk;
+
+    for (const auto& st : reexpand) store.forget_expansion(run->id, st);
+    for (const auto& id : removed) store.remove_step(run->id, id);
+    std::vector<state::RunStore::Transition> batch;  // one transaction, not one fsync per step
+    for (const auto& r : records) {
+      auto it = recorded.find(r.id);
+      if (it == recorded.end()) batch.push_back({r, "added", ""});
+      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.push_back({r, "reset", ""});
+      else if (it->second.order != r.order) batch.push_back({r, "", ""});
+    }
+    store.save_steps(run->id, batch);
+    store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
+    store.set_run_status(run->id, "running", false);
+    asio::io_context io;
+    auto runner = make_process_runner(io);
+    return build(io, *runner, store, prep, *run, std::move(records), opt);
+  } catch (const state::StateError& e) {
+    std::cerr << "relengine: " << e.what() << "\n";
+    return kState;
+  }
+}
+
+}  // namespace relengine::exec
+

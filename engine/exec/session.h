@@ -1,0 +1,27 @@
+// `relengine run` and `relengine resume`: load and check the playbook, resolve inputs, create or
+// reconcile the run in the state, take its lease, and hand it to the Builder with the real
+// CommandRunner. Used by the CLI.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "exec/builder.h"
+#include "load/inputs.h"
+#include "plan/plan.h"
+
+namespace relengine::exec {
+
+struct ResumeRequest {
+  std::string run_id;                     // "" = the most recent run
+  std::vector<std::string> sets;          // --set overrides of recorded inputs
+  std::vector<std::string> rerun;         // --rerun STEP
+  std::vector<std::string> rerun_phases;  // --rerun-phase PHASE
+};
+
+// Exit codes as in SPEC §1.
+int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
+              const RunOptions& options);
+int resume_run(const ResumeRequest& request, const RunOptions& options);
+
+}  // namespace relengine::exec
