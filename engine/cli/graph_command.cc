@@ -39,7 +39,7 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
         return kStateProblem;
       }
       id = run->id;
-      run_status = run->status;
+      run_status = state::name(run->status);
       sources.recorded = run->inputs;
       records = store.steps(run->id);
       expansions = plan::parse_expansions(store.expansions(run->id));

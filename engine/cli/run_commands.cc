@@ -54,17 +54,25 @@ std::optional<state::RunRecord> find_run(state::RunStore& store, const std::stri
   return run;
 }
 
-int outcome(const std::string& status) {
-  if (status == "failed") return kStepFailed;
-  if (status == "paused") return kPaused;
-  if (status == "interrupted") return kInterrupted;
+using state::RunStatus;
+using state::StepStatus;
+
+int outcome(RunStatus status) {
+  switch (status) {
+    case RunStatus::Failed: return kStepFailed;
+    case RunStatus::Paused: return kPaused;
+    case RunStatus::Interrupted: return kInterrupted;
+    case RunStatus::Running:
+    case RunStatus::Succeeded: break;
+  }
   return kOk;
 }
 
 // A run whose driver died keeps status `running`; say so instead of pretending it runs.
-std::string effective_status(const state::RunRecord& r) {
-  if (r.status != "running" || r.lease_pid == 0) return r.status == "running" ? "interrupted" : r.status;
-  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start)) return "interrupted";
+RunStatus effective_status(const state::RunRecord& r) {
+  if (r.status != RunStatus::Running) return r.status;
+  if (r.lease_pid == 0) return RunStatus::Interrupted;
+  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start)) return RunStatus::Interrupted;
   return r.status;
 }
 
@@ -72,7 +80,7 @@ json step_json(const state::StepRecord& s) {
   json j;
   j["id"] = s.id;
   j["phase"] = s.phase;
-  j["status"] = s.status;
+  j["status"] = state::name(s.status);
   j["reason"] = s.reason.empty() ? json(nullptr) : json(s.reason);
   j["attempts"] = s.attempts;
   j["started"] = s.started.empty() ? json(nullptr) : json(s.started);
@@ -90,7 +98,7 @@ json run_json(const state::RunRecord& r) {
   j["id"] = r.id;
   j["playbook"] = r.playbook;
   j["name"] = r.name;
-  j["status"] = effective_status(r);
+  j["status"] = state::name(effective_status(r));
   j["started"] = r.started;
   j["finished"] = r.finished.empty() ? json(nullptr) : json(r.finished);
   return j;
@@ -123,15 +131,15 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
     if (it == steps.end()) {
       std::vector<std::string> waiting;
       for (const auto& s : steps)
-        if (s.status == "waiting") waiting.push_back(s.id);
+        if (s.status == StepStatus::Waiting) waiting.push_back(s.id);
       std::cerr << "relengine: run " << run->id << " has no step '" << step << "'";
       if (auto best = load::closest(step, waiting); !best.empty()) std::cerr << " (did you mean " << best << "?)";
       else if (!waiting.empty()) std::cerr << " (waiting: " << waiting[0] << (waiting.size() > 1 ? ", ..." : "") << ")";
       std::cerr << "\n";
       return kBadInput;
     }
-    if (it->status != "waiting") {
-      std::cerr << "relengine: step " << step << " of run " << run->id << " is " << it->status
+    if (it->status != StepStatus::Waiting) {
+      std::cerr << "relengine: step " << step << " of run " << run->id << " is " << state::name(it->status)
                 << ", not waiting for approval\n";
       return kBadInput;
     }
@@ -155,7 +163,7 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
     auto run = find_run(store, run_id);
     if (!run) return kStateProblem;
     auto steps = store.steps(run->id);
-    std::string status = effective_status(*run);
+    RunStatus status = effective_status(*run);
     if (as_json) {
       json j = run_json(*run);
       j["inputs"] = run->inputs;
@@ -166,20 +174,20 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
       return outcome(status);
     }
     std::cout << "Run " << run->id << ": " << run->name << " (" << run->playbook << ")\n"
-              << "Status: " << status << "   started " << run->started
+              << "Status: " << state::name(status) << "   started " << run->started
               << (run->finished.empty() ? "" : "   finished " + run->finished) << "\n\n";
     std::size_t width = 4;
     for (const auto& s : steps) width = std::max(width, s.id.size());
     std::cout << "STEP" << std::string(width - 2, ' ') << "STATUS               ATTEMPTS  MESSAGE\n";
     for (const auto& s : steps) {
-      std::string st = s.status + (s.reason.empty() ? "" : ":" + s.reason);
+      std::string st = std::string(state::name(s.status)) + (s.reason.empty() ? "" : ":" + s.reason);
       std::cout << s.id << std::string(width - s.id.size() + 2, ' ') << st
                 << std::string(st.size() < 21 ? 21 - st.size() : 1, ' ') << s.attempts
                 << std::string(s.attempts < 10 ? 9 : 8, ' ') << s.message << "\n";
     }
     std::string flag = state::state_dir_hint(g.state_dir);
     std::cout << "\nGraph of this run: relengine graph " << run->playbook << " --run " << run->id << "\n";
-    if (status == "paused" || status == "failed" || status == "interrupted")
+    if (status == RunStatus::Paused || status == RunStatus::Failed || status == RunStatus::Interrupted)
       std::cout << "Continue with:     relengine" << flag << " resume " << run->id << "\n";
     return outcome(status);
   } catch (const state::StateError& e) {
@@ -202,9 +210,11 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
       std::cout << arr.dump(2) << "\n";
       return kOk;
     }
-    for (const auto& r : runs)
-      std::cout << r.id << "  " << effective_status(r) << std::string(12 - std::min<std::size_t>(11, effective_status(r).size()), ' ')
+    for (const auto& r : runs) {
+      std::string_view shown = state::name(effective_status(r));
+      std::cout << r.id << "  " << shown << std::string(12 - std::min<std::size_t>(11, shown.size()), ' ')
                 << r.started << "  " << r.name << " (" << r.playbook << ")\n";
+    }
     return kOk;
   } catch (const state::StateError& e) {
     return state_error(e.what());

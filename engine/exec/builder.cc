@@ -41,9 +41,9 @@ std::string self_exe() {
   return ec ? std::string("relengine") : p.string();
 }
 
-bool terminal(const std::string& status) {
-  return status == "succeeded" || status == "skipped" || status == "failed" || status == "cancelled";
-}
+using state::RunStatus;
+using state::StepStatus;
+using state::terminal;
 
 std::string state_dir_flag(const RunOptions& opt) { return state::state_dir_hint(opt.state_dir); }
 using state::user_name;
@@ -202,7 +202,7 @@ class Builder {
   }
 
   bool blocks(const Node& dep) const {
-    return (dep.rec.status == "failed" && !dep.step->continue_on_error) || dep.rec.status == "cancelled";
+    return (dep.rec.status == StepStatus::Failed && !dep.step->continue_on_error) || dep.rec.status == StepStatus::Cancelled;
   }
 
   // ---- scheduling ----
@@ -228,7 +228,7 @@ class Builder {
     for (auto d : schedule_.waits(n.v))
       if (blocks(nodes_[d])) blocker = nodes_[d].rec.id;
     if (!blocker.empty()) {
-      n.rec.status = "cancelled";
+      n.rec.status = StepStatus::Cancelled;
       n.rec.message = "upstream step " + blocker + " did not succeed";
       n.rec.finished = state::now_rfc3339();
       save(n, "cancelled", n.rec.message);
@@ -250,7 +250,7 @@ class Builder {
         return true;
       }
       if (n.rendered.condition == false) {
-        n.rec.status = "skipped";
+        n.rec.status = StepStatus::Skipped;
         n.rec.reason = "condition";
         n.rec.message = n.rendered.condition_text;
         n.rec.finished = state::now_rfc3339();
@@ -301,7 +301,7 @@ class Builder {
     store_.record_expansion(run_.id, step_id, expr::to_json(expr::Value(expr::List(*items))), p.rec.id, records);
     auto added = prep_.graph.expand(p.v, *items);
     p.retired = true;
-    p.rec.status = "skipped";  // terminal: nothing waits for it any more
+    p.rec.status = StepStatus::Skipped;  // terminal: nothing waits for it any more
     console_.note("[" + phase + "] " + p.rec.id + ": expanded into " + std::to_string(added.size()) +
                   (added.empty() ? " instances" : ": " + names));
     for (std::size_t i = 0; i < added.size(); ++i) {
@@ -324,7 +324,7 @@ class Builder {
       wait_for_approval(n, "");
       return true;
     }
-    n.rec.status = "succeeded";
+    n.rec.status = StepStatus::Succeeded;
     n.rec.reason.clear();
     n.rec.finished = state::now_rfc3339();
     if (n.rec.started.empty()) n.rec.started = n.rec.finished;
@@ -337,8 +337,8 @@ class Builder {
   }
 
   void wait_for_approval(Node& n, const std::string& why) {
-    if (n.rec.status != "waiting") {
-      n.rec.status = "waiting";
+    if (n.rec.status != StepStatus::Waiting) {
+      n.rec.status = StepStatus::Waiting;
       n.rec.message = why.empty() ? first_line(n.rendered.action.text) : why;
       save(n, "waiting", n.rec.message);
     }
@@ -359,21 +359,21 @@ class Builder {
       auto v = prep_.graph.find(id);
       if (!v) return std::nullopt;
       const StepRecord& r = nodes_[*v].rec;
-      if (field == "status") return expr::Value(r.status);
+      if (field == "status") return expr::Value(std::string(state::name(r.status)));
       auto it = r.outputs.find(key);
       if (it == r.outputs.end()) {
         std::string have;
         for (const auto& [k, val] : r.outputs) have += (have.empty() ? "" : ", ") + k;
-        if (r.status == "skipped" && (r.reason == "condition" || r.reason == "selection"))
+        if (r.status == StepStatus::Skipped && (r.reason == "condition" || r.reason == "selection"))
           throw expr::ExprError{"step '" + id + "' was skipped (" +
                                     (r.message.empty() ? r.reason : r.reason + ": " + r.message) +
                                     "), so it has no output '" + key +
                                     "'; guard the reader with `if: ${{ steps." + id + ".status != 'skipped' }}`",
                                 0};
         throw expr::ExprError{"step '" + id + "' has no output '" + key + "'" +
-                                  (r.status == "succeeded" || r.status == "skipped"
+                                  (r.status == StepStatus::Succeeded || r.status == StepStatus::Skipped
                                        ? (have.empty() ? " (it wrote none)" : " (it has: " + have + ")")
-                                       : " (it has not run: " + r.status + ")"),
+                                       : " (it has not run: " + std::string(state::name(r.status)) + ")"),
                               0};
       }
       return expr::Value(it->second);
@@ -387,7 +387,7 @@ class Builder {
     schedule_.take_slot(n.v);
     ++n.attempts_here;
     ++n.rec.attempts;
-    n.rec.status = "running";
+    n.rec.status = StepStatus::Running;
     n.rec.reason.clear();
     n.rec.message.clear();
     n.rec.exit_code.reset();
@@ -548,7 +548,7 @@ class Builder {
       case Node::Stage::DoneIf:
         if (st.code == 0) {
           read_outputs(n);
-          n.rec.status = "skipped";
+          n.rec.status = StepStatus::Skipped;
           n.rec.reason = "done";
           n.rec.exit_code.reset();
           n.rec.finished = state::now_rfc3339();
@@ -613,18 +613,18 @@ class Builder {
       if (unchanged) n.rec.message = it->second;  // why there was nothing to do
       n.rec.outputs.erase(it);
     }
-    n.rec.status = unchanged ? "skipped" : "succeeded";
+    n.rec.status = unchanged ? StepStatus::Skipped : StepStatus::Succeeded;
     n.rec.reason = unchanged ? "unchanged" : "";
     n.rec.finished = state::now_rfc3339();
     n.rec.fingerprint = plan::fingerprint(n.rendered);
     end_attempt(n);
-    save(n, n.rec.status);
+    save(n, std::string(state::name(n.rec.status)));
     finish(n);
     pump();
   }
 
   void fail(Node& n, const std::string& message) {
-    n.rec.status = "failed";
+    n.rec.status = StepStatus::Failed;
     n.rec.message = message;
     n.rec.finished = state::now_rfc3339();
     end_attempt(n);
@@ -643,7 +643,7 @@ class Builder {
     double delay = n.rendered.retry.delay_seconds * std::pow(n.rendered.retry.backoff, n.attempts_here - 1);
     end_attempt(n);
     schedule_.release(n.v);
-    n.rec.status = "pending";
+    n.rec.status = StepStatus::Pending;
     n.rec.message = "attempt " + std::to_string(n.rec.attempts) + " failed: " + message + "; retrying in " +
                     format_seconds(delay);
     save(n, "retry", n.rec.message);
@@ -667,7 +667,7 @@ class Builder {
   void interrupted(Node& n) {
     schedule_.release(n.v);
     end_attempt(n);
-    n.rec.status = "interrupted";
+    n.rec.status = StepStatus::Interrupted;
     n.rec.message = "interrupted by a signal";
     n.rec.finished = state::now_rfc3339();
     save(n, "interrupted");
@@ -696,7 +696,7 @@ class Builder {
           n.rec.approved_by = user_name();
           n.rec.approved_at = state::now_rfc3339();
           n.rec.approval_note = "confirmed at the prompt";
-          n.rec.status = "pending";
+          n.rec.status = StepStatus::Pending;
           n.rec.message = "confirmed at the prompt by " + n.rec.approved_by;
           save(n, "approved", "confirmed at the prompt");
           schedule_.requeue(v);
@@ -716,19 +716,19 @@ class Builder {
     bool real_failure = any_cancelled();
     for (auto v : failed_)
       if (!nodes_[v].step->continue_on_error) real_failure = true;
-    std::string status;
+    RunStatus status;
     if (real_failure) {
-      status = "failed";
+      status = RunStatus::Failed;
       exit_code_ = render_error_ ? kBad : kFailed;
     } else if (!waiting_.empty()) {
-      status = "paused";
+      status = RunStatus::Paused;
       exit_code_ = kPaused;
     } else {
-      status = "succeeded";
+      status = RunStatus::Succeeded;
       exit_code_ = kOk;
     }
     flush();
-    store_.set_run_status(run_.id, status, status != "paused");
+    store_.set_run_status(run_.id, status, status != RunStatus::Paused);
     store_.release_lease(run_.id);
     report(status);
     shutdown();
@@ -743,25 +743,25 @@ class Builder {
 
   bool any_cancelled() const {
     for (const auto& n : nodes_)
-      if (n.rec.status == "cancelled") return true;
+      if (n.rec.status == StepStatus::Cancelled) return true;
     return false;
   }
 
-  void report(const std::string& status) {
+  void report(RunStatus status) {
     std::vector<StepRecord> all;
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);
     console_.summary(all);
     std::string flag = state_dir_flag(opt_);
     if (!waiting_.empty()) {
-      std::cout << "\nRun " << run_.id << (status == "paused" ? " is paused: waiting" : " also waits") << " for approval of\n";
+      std::cout << "\nRun " << run_.id << (status == RunStatus::Paused ? " is paused: waiting" : " also waits") << " for approval of\n";
       for (auto v : waiting_) {
         const Node& n = nodes_[v];
         std::cout << "  " << n.rec.id << ": " << n.rec.message << "\n"
                   << "    relengine" << flag << " approve " << run_.id << " " << n.rec.id << " --note \"...\"\n";
       }
-      if (status == "paused") std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
+      if (status == RunStatus::Paused) std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
     }
-    if (status == "failed") {
+    if (status == RunStatus::Failed) {
       for (auto v : failed_) {
         const Node& n = nodes_[v];
         std::cout << "\nStep " << n.rec.id << " failed: " << n.rec.message << "\n";
@@ -770,8 +770,8 @@ class Builder {
         if (!n.log_file.empty()) std::cout << "  (full log: relengine" << flag << " logs " << run_.id << " " << n.rec.id << ")\n";
       }
       std::cout << "\nFix the cause, then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
-    } else if (status == "succeeded" && !opt_.quiet) {
-      std::cout << "\nRun " << run_.id << " " << status << ".\n";
+    } else if (status == RunStatus::Succeeded && !opt_.quiet) {
+      std::cout << "\nRun " << run_.id << " succeeded.\n";
     }
   }
 
@@ -809,7 +809,7 @@ class Builder {
     finished_ = true;
     exit_code_ = kInterrupted;
     flush();
-    store_.set_run_status(run_.id, "interrupted", true);
+    store_.set_run_status(run_.id, RunStatus::Interrupted, true);
     store_.release_lease(run_.id);
     std::vector<StepRecord> all;
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);

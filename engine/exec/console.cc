@@ -6,6 +6,8 @@
 
 namespace relengine::exec {
 
+using state::StepStatus;
+
 std::string format_seconds(double s) {
   char buf[32];
   if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
@@ -14,13 +16,20 @@ std::string format_seconds(double s) {
   return buf;
 }
 
-std::string Console::paint(const std::string& text, const std::string& status) const {
+std::string Console::paint(const std::string& text, StepStatus status) const {
   if (!opt_.color) return text;
-  static const std::map<std::string, const char*> colors = {
-      {"succeeded", "\033[32m"}, {"skipped", "\033[36m"},     {"failed", "\033[31m"},   {"waiting", "\033[33m"},
-      {"interrupted", "\033[35m"}, {"cancelled", "\033[90m"}, {"running", "\033[34m"}, {"pending", "\033[37m"}};
-  auto it = colors.find(status);
-  return it == colors.end() ? text : std::string(it->second) + text + "\033[0m";
+  const char* color = "";
+  switch (status) {
+    case StepStatus::Succeeded: color = "\033[32m"; break;
+    case StepStatus::Skipped: color = "\033[36m"; break;
+    case StepStatus::Failed: color = "\033[31m"; break;
+    case StepStatus::Waiting: color = "\033[33m"; break;
+    case StepStatus::Interrupted: color = "\033[35m"; break;
+    case StepStatus::Cancelled: color = "\033[90m"; break;
+    case StepStatus::Running: color = "\033[34m"; break;
+    case StepStatus::Pending: color = "\033[37m"; break;
+  }
+  return std::string(color) + text + "\033[0m";
 }
 
 void Console::clear_live() {
@@ -29,14 +38,14 @@ void Console::clear_live() {
 }
 
 void Console::transition(const state::StepRecord& s, double seconds) {
-  if (opt_.quiet && s.status != "failed" && s.status != "waiting") return;
+  if (opt_.quiet && s.status != StepStatus::Failed && s.status != StepStatus::Waiting) return;
   clear_live();
-  std::string status = s.status;
+  std::string status(state::name(s.status));
   if (!s.reason.empty()) status += " (" + s.reason + ")";
-  if (s.status == "running" && s.attempts > 1) status += " (attempt " + std::to_string(s.attempts) + ")";
+  if (s.status == StepStatus::Running && s.attempts > 1) status += " (attempt " + std::to_string(s.attempts) + ")";
   out_ << "[" << s.phase << "] " << s.id << ": " << paint(status, s.status);
-  if (s.status != "running" && s.status != "pending" && seconds > 0) out_ << " " << format_seconds(seconds);
-  if (!s.message.empty() && s.status != "running") out_ << " - " << s.message;
+  if (s.status != StepStatus::Running && s.status != StepStatus::Pending && seconds > 0) out_ << " " << format_seconds(seconds);
+  if (!s.message.empty() && s.status != StepStatus::Running) out_ << " - " << s.message;
   out_ << "\n";
   out_.flush();
 }
@@ -60,7 +69,7 @@ void Console::live(const std::vector<std::string>& running, double seconds) {
   if (running.size() > 4) line += ", ...";
   line += "  (" + format_seconds(seconds) + ")";
   if (line.size() > 100) line = line.substr(0, 97) + "...";
-  out_ << "\r\033[K" << paint(line, "running");
+  out_ << "\r\033[K" << paint(line, StepStatus::Running);
   out_.flush();
   live_shown_ = true;
 }
@@ -71,14 +80,14 @@ void Console::summary(const std::vector<state::StepRecord>& steps) {
   std::size_t width = 4, status_width = 12;
   for (const auto& s : steps) {
     width = std::max(width, s.id.size());
-    status_width = std::max(status_width, s.status.size() + (s.reason.empty() ? 0 : s.reason.size() + 1));
+    status_width = std::max(status_width, state::name(s.status).size() + (s.reason.empty() ? 0 : s.reason.size() + 1));
   }
   std::map<std::string, int> counts;
   out_ << "\n" << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS"
        << std::string(status_width - 6 + 2, ' ') << "ATTEMPTS\n";
   for (const auto& s : steps) {
-    ++counts[s.status];
-    std::string status = s.status + (s.reason.empty() ? "" : ":" + s.reason);
+    ++counts[std::string(state::name(s.status))];
+    std::string status = std::string(state::name(s.status)) + (s.reason.empty() ? "" : ":" + s.reason);
     std::string padded = status + std::string(status_width - status.size() + 2, ' ');
     out_ << s.id << std::string(width - s.id.size() + 2, ' ') << paint(padded, s.status) << s.attempts << "\n";
   }

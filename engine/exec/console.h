@@ -1,5 +1,6 @@
 // What a run prints: one line per step transition, the live line of running steps on a
-// terminal, the summary table, the failure excerpt and the next command. Used by the scheduler.
+// terminal, the summary table. Used by exec/builder (which prints the failure excerpt and the next
+// command itself).
 #pragma once
 
 #include <chrono>
@@ -28,7 +29,7 @@ class Console {
   void live(const std::vector<std::string>& running, double seconds);
   void clear_live();
   void summary(const std::vector<state::StepRecord>& steps);
-  std::string paint(const std::string& text, const std::string& status) const;
+  std::string paint(const std::string& text, state::StepStatus status) const;
   const ConsoleOptions& options() const { return opt_; }
 
  private:

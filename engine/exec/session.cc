@@ -21,6 +21,7 @@ namespace relengine::exec {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using state::StepRecord;
+using state::StepStatus;
 
 namespace {
 
@@ -136,7 +137,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
       r.phase = ps.phase->id.value;
       r.order = order++;
       if (!ps.selected) {
-        r.status = "skipped";
+        r.status = StepStatus::Skipped;
         r.reason = "selection";
         r.message = ps.unselected_reason;
       }
@@ -259,7 +260,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     ctx.steps = [&](const std::string& id, const std::string& field, const std::string& key) -> std::optional<expr::Value> {
       auto it = recorded.find(id);
       if (it == recorded.end()) return std::nullopt;
-      if (field == "status") return expr::Value(it->second.status);
+      if (field == "status") return expr::Value(std::string(state::name(it->second.status)));
       auto o = it->second.outputs.find(key);
       if (o == it->second.outputs.end()) throw expr::ExprError{"no output " + key, 0};
       return expr::Value(o->second);
@@ -274,30 +275,30 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       std::string why;
       if (!known) {
         why = "new step";
-        r.status = ps.selected ? "pending" : "skipped";
+        r.status = ps.selected ? StepStatus::Pending : StepStatus::Skipped;
         r.reason = ps.selected ? "" : "selection";
       } else if (!ps.selected) {
-        r.status = "skipped", r.reason = "selection", r.message = ps.unselected_reason;
+        r.status = StepStatus::Skipped, r.reason = "selection", r.message = ps.unselected_reason;
       } else if (rerun.count(ps.vertex)) {
         why = "rerun";
         r.approved_by.clear(), r.approved_at.clear(), r.approval_note.clear(), r.auto_approved = false;
-      } else if (r.status == "running") {
+      } else if (r.status == StepStatus::Running) {
         why = "interrupted (its driver died)";
         r.message = "interrupted: the engine stopped while it ran";
         store.save_step(run->id, r, "interrupted", r.message);
-      } else if (r.status == "failed" || r.status == "interrupted" || r.status == "cancelled" || r.status == "pending") {
-        why = r.status;
-      } else if (r.status == "skipped" && r.reason == "condition") {
+      } else if (r.status == StepStatus::Failed || r.status == StepStatus::Interrupted || r.status == StepStatus::Cancelled || r.status == StepStatus::Pending) {
+        why = state::name(r.status);
+      } else if (r.status == StepStatus::Skipped && r.reason == "condition") {
         why = "condition re-evaluated";
-      } else if ((r.status == "succeeded" || (r.status == "skipped" && r.reason != "selection")) && !r.fingerprint.empty()) {
+      } else if ((r.status == StepStatus::Succeeded || (r.status == StepStatus::Skipped && r.reason != "selection")) && !r.fingerprint.empty()) {
         load::Diagnostics ignored;
         auto rendered = plan::render_step(ctx, ps.vertex, ignored);
         if (rendered.render_failed || plan::fingerprint(rendered) != r.fingerprint) why = "changed since it ran";
       }
-      if (!why.empty() && r.status != "waiting") {
-        if (known) r.status = "pending", r.reason.clear();
+      if (!why.empty() && r.status != StepStatus::Waiting) {
+        if (known) r.status = StepStatus::Pending, r.reason.clear();
         to_run.emplace_back(r.id, why);
-      } else if (r.status == "waiting") {
+      } else if (r.status == StepStatus::Waiting) {
         to_run.emplace_back(r.id, r.approved_by.empty() ? "waiting for approval" : "approved by " + r.approved_by);
       }
       records.push_back(r);
@@ -308,7 +309,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     for (const auto& [id, r] : recorded)
       if (!current.count(id)) removed.push_back(id);
 
-    std::cout << "Resuming run " << run->id << " (" << run->name << ", " << run->status << ")\n";
+    std::cout << "Resuming run " << run->id << " (" << run->name << ", " << state::name(run->status) << ")\n";
     for (const auto& id : removed) {
       bool again = reexpand.count(recorded[id].step) > 0;
       std::cout << "  drop " << id << (again ? " (its for_each is expanded again after the rerun)" : " (no longer in the playbook)") << "\n";
@@ -336,7 +337,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     }
     store.save_steps(run->id, batch);
     store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
-    store.set_run_status(run->id, "running", false);
+    store.set_run_status(run->id, state::RunStatus::Running, false);
     asio::io_context io;
     auto runner = make_process_runner(io);
     return build(io, *runner, store, prep, *run, std::move(records), opt);

@@ -40,7 +40,7 @@ GraphModel build_graph_model(const plan::Prepared& prep, const std::vector<state
     gn.for_each = n.step->for_each.has_value();
     if (records) {
       auto it = by_id.find(n.id);
-      gn.status = it == by_id.end() ? "pending" : it->second->status;
+      gn.status = it == by_id.end() ? "pending" : std::string(state::name(it->second->status));
       if (it != by_id.end()) {
         const auto& r = *it->second;
         gn.reason = r.reason;

@@ -80,13 +80,14 @@ class Statement {
 // place instead of deleted and inserted again, which rewrote the primary-key index each time.
 const char* kInsertStep =
     "INSERT INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
-    "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord, "
+    "approved_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(run_id, id) DO UPDATE SET step = excluded.step, phase = excluded.phase, status = excluded.status, "
     "reason = excluded.reason, attempts = excluded.attempts, started = excluded.started, finished = excluded.finished, "
     "exit_code = excluded.exit_code, outputs = excluded.outputs, message = excluded.message, "
     "fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
-    "approval_note = excluded.approval_note, auto_approved = excluded.auto_approved, ord = excluded.ord";
+    "approval_note = excluded.approval_note, auto_approved = excluded.auto_approved, ord = excluded.ord, "
+    "approved_fingerprint = excluded.approved_fingerprint";
 const char* kInsertEvent = "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
 
 std::string to_json_map(const std::map<std::string, std::string>& m) { return json(m).dump(); }
@@ -155,14 +156,22 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
 
 const char* kStepColumns =
     "id, step, phase, status, reason, attempts, started, finished, exit_code, outputs, message, fingerprint, "
-    "approved_by, approved_at, approval_note, auto_approved, ord";
+    "approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint";
+
+// A status as stored; a name this relengine does not know means a damaged or foreign database.
+template <typename Parse>
+auto parse_status(const std::string& text, Parse parse, const char* what) {
+  auto s = parse(text);
+  if (!s) throw StateError(std::string("state database: unknown ") + what + " status '" + text + "'");
+  return *s;
+}
 
 StepRecord read_step(const Statement& s) {
   StepRecord r;
   r.id = s.text(0);
   r.step = s.text(1);
   r.phase = s.text(2);
-  r.status = s.text(3);
+  r.status = parse_status(s.text(3), step_status, "step");
   r.reason = s.text(4);
   r.attempts = static_cast<int>(s.integer(5));
   r.started = s.text(6);
@@ -176,6 +185,7 @@ StepRecord read_step(const Statement& s) {
   r.approval_note = s.text(14);
   r.auto_approved = s.integer(15) != 0;
   r.order = static_cast<int>(s.integer(16));
+  r.approved_fingerprint = s.text(17);
   return r;
 }
 
@@ -191,7 +201,7 @@ RunRecord read_run(const Statement& s) {
   r.playbook_hash = s.text(3);
   r.name = s.text(4);
   r.inputs = from_json_map(s.text(5));
-  r.status = s.text(6);
+  r.status = parse_status(s.text(6), run_status, "run");
   r.started = s.text(7);
   r.finished = s.text(8);
   r.selection = s.text(9);
@@ -455,11 +465,21 @@ void RunStore::migrate() {
   // Forward migrations, one per schema version; each runs once, in order.
   if (version < 1) exec(kSchema);
   // 2: which relengine validated the playbook's recorded bytes (resume skips what passed then).
-  if (version < 2) exec("ALTER TABLE runs ADD COLUMN validated_by TEXT NOT NULL DEFAULT ''");
+  // A column is added only where it is missing: a file written by a relengine that stamped an
+  // older version (or edited by hand) may have it already.
+  auto add_column = [&](const char* table, const char* column, const char* decl) {
+    Statement probe(db_, (std::string("SELECT count(*) FROM pragma_table_info('") + table + "') WHERE name = ?").c_str());
+    probe.bind(1, std::string(column));
+    probe.step();
+    if (probe.integer(0) == 0) exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
+  };
+  if (version < 2) add_column("runs", "validated_by", "TEXT NOT NULL DEFAULT ''");
   // 3: the items a for_each computed at run time expanded into, so a resume expands the same way.
   if (version < 3)
     exec("CREATE TABLE IF NOT EXISTS expansions (run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, "
          "items TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, step))");
+  // 4: what an approval approved (the step's fingerprint then); another fingerprint voids it.
+  if (version < 4) add_column("steps", "approved_fingerprint", "TEXT NOT NULL DEFAULT ''");
   if (version != kSchemaVersion) {
     Statement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)");
     s.bind(1, std::to_string(kSchemaVersion)).step();
@@ -474,7 +494,7 @@ void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& s
                 "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
                 "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, run.id).bind(2, run.playbook).bind(3, run.playbook_path).bind(4, run.playbook_hash).bind(5, run.name);
-    s.bind(6, to_json_map(run.inputs)).bind(7, run.status).bind(8, run.started).bind(9, run.selection);
+    s.bind(6, to_json_map(run.inputs)).bind(7, std::string(name(run.status))).bind(8, run.started).bind(9, run.selection);
     s.bind(10, run.validated_by).step();
   }
   for (const auto& st : steps) add_step(run.id, st);
@@ -487,12 +507,13 @@ void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& s
 
 void RunStore::add_step(const std::string& run_id, const StepRecord& st) {
   Statement s(db_, prepared(kInsertStep));
-  s.bind(1, run_id).bind(2, st.id).bind(3, st.step).bind(4, st.phase).bind(5, st.status).bind(6, st.reason);
+  s.bind(1, run_id).bind(2, st.id).bind(3, st.step).bind(4, st.phase).bind(5, std::string(name(st.status))).bind(6, st.reason);
   s.bind(7, st.attempts).bind(8, st.started).bind(9, st.finished);
   if (st.exit_code) s.bind(10, *st.exit_code);
   else s.bind_null(10);
   s.bind(11, to_json_map(st.outputs)).bind(12, st.message).bind(13, st.fingerprint).bind(14, st.approved_by);
   s.bind(15, st.approved_at).bind(16, st.approval_note).bind(17, st.auto_approved ? 1 : 0).bind(18, st.order);
+  s.bind(19, st.approved_fingerprint);
   s.step();
 }
 
@@ -529,7 +550,8 @@ void RunStore::remove_step(const std::string& run_id, const std::string& step_id
   tx.commit();
 }
 
-void RunStore::set_run_status(const std::string& run_id, const std::string& status, bool finished) {
+void RunStore::set_run_status(const std::string& run_id, RunStatus run_status, bool finished) {
+  const std::string status(name(run_status));
   Transaction tx(db_);
   std::string now = now_rfc3339();
   Statement s(db_, "UPDATE runs SET status = ?, finished = ? WHERE id = ?");

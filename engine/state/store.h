@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "state/status.h"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -25,7 +27,7 @@ struct StepRecord {
   std::string id;        // instance id: "tag[api]"
   std::string step;      // step id in the playbook: "tag"
   std::string phase;
-  std::string status = "pending";  // pending running succeeded skipped failed waiting interrupted cancelled
+  StepStatus status = StepStatus::Pending;
   std::string reason;    // for skipped: condition | done | unchanged | selection
   int attempts = 0;
   std::string started;   // RFC 3339, "" when not yet
@@ -38,6 +40,7 @@ struct StepRecord {
   std::string approved_at;
   std::string approval_note;
   bool auto_approved = false;
+  std::string approved_fingerprint;  // the fingerprint of what was approved; another voids the approval
   int order = 0;          // position in the run's execution order
 };
 
@@ -49,7 +52,7 @@ struct RunRecord {
   std::string validated_by;   // the relengine (version and schema) that validated those bytes
   std::string name;
   std::map<std::string, std::string> inputs;  // non-secret inputs
-  std::string status = "running";  // running succeeded failed paused interrupted
+  RunStatus status = RunStatus::Running;
   std::string started;
   std::string finished;
   std::string selection;  // JSON of --phase/--from/--with-deps
@@ -74,7 +77,7 @@ std::string now_rfc3339();
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens STATE_DIR/state.db. `create`: make the directory and database if absent.
   // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
@@ -108,7 +111,7 @@ class RunStore {
   };
   void save_steps(const std::string& run_id, const std::vector<Transition>& steps);
   void remove_step(const std::string& run_id, const std::string& step_id);
-  void set_run_status(const std::string& run_id, const std::string& status, bool finished);
+  void set_run_status(const std::string& run_id, RunStatus status, bool finished);
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                          const std::string& playbook_hash, const std::string& validated_by);
 

@@ -61,7 +61,7 @@ TEST_CASE("runs and steps round-trip; events are journaled in order") {
   store.create_run(sample_run("r2", "2026-01-02T00:00:00.000Z"), {});
   CHECK(store.latest_run()->id == "r2");
   CHECK(store.runs().size() == 2);
-  a.status = "succeeded";
+  a.status = StepStatus::Succeeded;
   a.attempts = 2;
   a.exit_code = 0;
   a.outputs = {{"sha", "abc"}};
@@ -69,7 +69,7 @@ TEST_CASE("runs and steps round-trip; events are journaled in order") {
   store.save_step("r1", a, "succeeded", "done");
   auto steps = store.steps("r1");
   REQUIRE(steps.size() == 1);
-  CHECK(steps[0].status == "succeeded");
+  CHECK(steps[0].status == StepStatus::Succeeded);
   CHECK(steps[0].outputs.at("sha") == "abc");
   CHECK(*steps[0].exit_code == 0);
   CHECK(steps[0].approved_by == "ann");
@@ -80,8 +80,8 @@ TEST_CASE("runs and steps round-trip; events are journaled in order") {
   CHECK(events[1].attempt == 2);
   auto run = store.find_run("r1");
   CHECK(run->inputs.at("version") == "v1");
-  store.set_run_status("r1", "failed", true);
-  CHECK(store.find_run("r1")->status == "failed");
+  store.set_run_status("r1", RunStatus::Failed, true);
+  CHECK(store.find_run("r1")->status == RunStatus::Failed);
   CHECK(!store.find_run("r1")->finished.empty());
   store.remove_step("r1", "tag[api]");
   CHECK(store.steps("r1").empty());
