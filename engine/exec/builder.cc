@@ -8,7 +8,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -20,6 +22,7 @@
 
 #include "exec/console.h"
 #include "exec/schedule.h"
+#include "io/private_file.h"
 #include "load/loader.h"
 #include "model/exit_code.h"
 
@@ -104,7 +107,9 @@ class Builder {
         break;
       }
     }
-    fs::create_directories(log_dir_, ec);
+    // Logs are private (0700/0600): a log holds whatever a tool printed, which nobody declared
+    // secret. A directory that cannot be made fails each step at its start, with the reason.
+    io::make_private_dirs(log_dir_.string(), log_dir_error_);
   }
 
   ~Builder() {
@@ -153,6 +158,7 @@ class Builder {
     int attempts_here = 0;  // attempts in this invocation (the retry budget)
     std::ofstream log;
     std::string partial;
+    load::SecretMasker masker;  // of the command's output stream
     fs::path log_file;
     fs::path output_file;
     std::chrono::steady_clock::time_point t0;
@@ -395,17 +401,26 @@ class Builder {
     n.t0 = std::chrono::steady_clock::now();
     n.timed_out = false;
     n.log_file = log_path(log_dir_, n.rec.id, n.rec.attempts);
-    if (n.rec.id.find('/') != std::string::npos) {  // a for_each item such as src/cloud-api-adaptor
-      std::error_code ec;
-      fs::create_directories(n.log_file.parent_path(), ec);
-    }
     n.output_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".output");
+    n.masker = prep_.inputs.masker();
     save(n, "running");  // committed before anything runs
-    n.log.open(n.log_file, std::ios::trunc);
+    // No step runs without its log: a log that cannot be written fails the step, with the reason.
+    std::string error = log_dir_error_;
+    if (error.empty() && n.rec.id.find('/') != std::string::npos)  // a for_each item such as src/cloud-api-adaptor
+      io::make_private_dirs(n.log_file.parent_path().string(), error);
+    if (error.empty() && io::open_private_file(n.log_file.string(), io::Existing::Truncate, error)) {
+      n.log.open(n.log_file, std::ios::trunc);
+      if (!n.log) error = "cannot write " + n.log_file.string() + ": " + std::strerror(errno);
+    }
+    if (!error.empty()) {
+      n.log_file.clear();
+      fail(n, "cannot keep the step's log: " + error);
+      return;
+    }
     std::ofstream(n.output_file, std::ios::trunc).close();
-    if (n.rendered.timeout_seconds > 0) {
+    if (n.rendered.timeout.count() > 0) {
       n.timeout = std::make_unique<asio::steady_timer>(io_);
-      n.timeout->expires_after(std::chrono::milliseconds(static_cast<long>(n.rendered.timeout_seconds * 1000)));
+      n.timeout->expires_after(n.rendered.timeout);
       n.timeout->async_wait([this, v = n.v](const boost::system::error_code& e) {
         Node& m = nodes_[v];
         if (e || !m.proc) return;
@@ -513,8 +528,10 @@ class Builder {
     return env;
   }
 
+  // The output is masked as a stream (a secret split across reads, or spanning lines, is still
+  // masked), then cut into lines for the log and the console.
   void on_output(Node& n, std::string_view chunk) {
-    n.partial.append(chunk);
+    n.partial.append(n.masker.feed(chunk));
     std::size_t start = 0;
     for (auto nl = n.partial.find('\n'); nl != std::string::npos; nl = n.partial.find('\n', start)) {
       emit_line(n, n.partial.substr(start, nl - start));
@@ -523,13 +540,14 @@ class Builder {
     n.partial.erase(0, start);
   }
 
-  void emit_line(Node& n, const std::string& raw) {
-    std::string line = prep_.inputs.mask(raw);
+  void emit_line(Node& n, const std::string& line) {
     n.log << line << "\n";
     if (opt_.verbose) console_.step_output(n.rec.id, line);
   }
 
   void on_exit(Node& n, const ExitStatus& st) {
+    n.partial.append(n.masker.flush());
+    on_output(n, {});
     if (!n.partial.empty()) emit_line(n, n.partial), n.partial.clear();
     n.log.flush();
     graveyard_.push_back(std::move(n.proc));
@@ -541,7 +559,7 @@ class Builder {
     }
     n.rec.exit_code = st.code;
     if (n.timed_out) {
-      attempt_failed(n, "timed out after " + format_seconds(n.rendered.timeout_seconds), true);
+      attempt_failed(n, "timed out after " + format_seconds(static_cast<double>(n.rendered.timeout.count()) / 1000), true);
       return;
     }
     switch (n.stage) {
@@ -586,14 +604,17 @@ class Builder {
 
   void read_outputs(Node& n) {
     static const std::regex key("^[A-Za-z_][A-Za-z0-9_.-]*$");
-    std::ifstream in(n.output_file);
+    std::ifstream file(n.output_file, std::ios::binary);
+    std::ostringstream whole;
+    whole << file.rdbuf();
+    std::istringstream in(prep_.inputs.mask(whole.str()));  // masked as a whole: a secret may span lines
     for (std::string line; std::getline(in, line);) {
       auto eq = line.find('=');
       if (eq == std::string::npos || !std::regex_match(line.substr(0, eq), key)) {
-        if (!line.empty()) n.log << "relengine: ignored output line (not KEY=VALUE): " << prep_.inputs.mask(line) << "\n";
+        if (!line.empty()) n.log << "relengine: ignored output line (not KEY=VALUE): " << line << "\n";
         continue;
       }
-      n.rec.outputs[line.substr(0, eq)] = prep_.inputs.mask(line.substr(eq + 1));
+      n.rec.outputs[line.substr(0, eq)] = line.substr(eq + 1);
     }
     std::error_code ec;
     fs::remove(n.output_file, ec);
@@ -640,7 +661,8 @@ class Builder {
       pump();
       return;
     }
-    double delay = n.rendered.retry.delay_seconds * std::pow(n.rendered.retry.backoff, n.attempts_here - 1);
+    auto wait = model::retry_delay(n.rendered.retry, n.attempts_here);
+    double delay = static_cast<double>(wait.count()) / 1000;
     end_attempt(n);
     schedule_.release(n.v);
     n.rec.status = StepStatus::Pending;
@@ -649,7 +671,7 @@ class Builder {
     save(n, "retry", n.rec.message);
     ++retrying_;
     n.retry = std::make_unique<asio::steady_timer>(io_);
-    n.retry->expires_after(std::chrono::milliseconds(static_cast<long>(delay * 1000)));
+    n.retry->expires_after(wait);
     n.retry->async_wait([this, v = n.v](const boost::system::error_code& ec) {
       Node& m = nodes_[v];
       --retrying_;
@@ -869,6 +891,7 @@ class Builder {
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
   fs::path log_dir_;
+  std::string log_dir_error_;  // why the run's log directory could not be made, or 
   fs::path output_dir_;
   int retrying_ = 0;
   bool interrupting_ = false;

@@ -2,7 +2,7 @@
 // ends (background processes do not outlive their step) and when asked (terminate: TERM then
 // KILL after a grace period; kill: KILL now); one supervising process per engine
 // (`relengine-supervise`, see supervisor.cc) kills it when the engine dies, even by SIGKILL.
-// Output arrives through one pipe on the engine's io_context. Used by the scheduler for every
+// Output arrives through one pipe on the engine's io_context. Used by exec/command_runner for every
 // shell command and built-in action.
 #pragma once
 

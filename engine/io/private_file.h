@@ -1,5 +1,5 @@
 // Directories and files only their owner can read: the state directory and state.db
-// (state/store), the logs directory and log files (exec/scheduler). Their modes are exact
+// (state/store), the logs directory and log files (exec/builder). Their modes are exact
 // (0700, 0600) whatever the umask: a log holds whatever a tool printed, which nobody declared
 // secret (a token in a URL, a password in an error message).
 #pragma once

@@ -193,7 +193,6 @@ class Builder {
     if (auto a = n["attempts"]; a && a.IsScalar()) r.attempts = as_int(a).value_or(1);
     if (auto d = duration(n, "delay", true, model::kMaxRetryDelay, "24h (1 day)")) {
       r.delay = *d;
-      r.delay_seconds = static_cast<double>(d->count()) / 1000;
     }
     if (auto b = n["backoff"]; b && b.IsScalar()) r.backoff = as_double(b).value_or(1);
     return r;

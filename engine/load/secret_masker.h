@@ -1,6 +1,6 @@
 // Replaces every occurrence of a secret input's value by *** in text, whole or as a stream of
 // chunks (a step's output as its pipe delivers it). Used by InputValues::mask (plans, JSON) and by
-// the scheduler (step logs, the verbose console, outputs), so that both mask exactly the same.
+// exec/builder (step logs, the verbose console, outputs), so that both mask exactly the same.
 #pragma once
 
 #include <array>

@@ -76,8 +76,6 @@ struct Retry {
   int attempts = 1;                     // 1-100
   std::chrono::milliseconds delay{0};   // before the second attempt; 0 to kMaxRetryDelay
   double backoff = 1;                   // 1-10: each further delay is this many times the one before
-  // `delay` in seconds, read by exec/scheduler.cc until it calls retry_delay() (issue 13).
-  double delay_seconds = 0;
 };
 
 // How long to wait after attempt `attempt` (1: the first) failed: delay x backoff^(attempt-1),

@@ -222,7 +222,6 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   add_env(pb.defaults.env);
   add_env(st.env);
   out.timeout = st.timeout.value_or(pb.defaults.timeout.value_or(std::chrono::milliseconds(0)));
-  out.timeout_seconds = static_cast<double>(out.timeout.count()) / 1000;
   out.retry = st.retry.value_or(pb.defaults.retry.value_or(model::Retry{}));
   out.render_failed = diags.error_count() > errors_before;
   out.render_unsafe = r.unsafe;

@@ -69,8 +69,6 @@ struct PlannedStep {
   std::vector<std::pair<std::string, std::string>> preconditions;  // (command, message)
   std::vector<std::pair<std::string, std::string>> env;       // defaults.env then step env, rendered
   std::chrono::milliseconds timeout{0};                       // 0: none
-  // `timeout` in seconds, read by exec/scheduler.cc until it uses `timeout` (issue 13).
-  double timeout_seconds = 0;
   model::Retry retry;
   bool render_failed = false;
   bool render_unsafe = false;  // the failure is the injection guard's (exit 2, not a step failure)

@@ -618,10 +618,9 @@ phases:
   CHECK(sb.step("leak")["outputs"]["key"] == "***");
 }
 
-// Needs the scheduler to stream its output through load::SecretMasker (issue 13; see
-// engine/load/secret_masker.h): masking line by line cannot see a secret whose lines are each
-// too short to be masked alone. Remove may_fail once scheduler.cc is wired.
-TEST_CASE("a secret spanning lines is masked as a whole, even when its lines are short" * doctest::may_fail()) {
+// The Builder streams a command's output through load::SecretMasker: masking line by line could
+// not see a secret whose lines are each too short to be masked alone.
+TEST_CASE("a secret spanning lines is masked as a whole, even when its lines are short") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(inputs:
   pin: {secret: true, env: TEST_PIN}

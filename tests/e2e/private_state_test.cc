@@ -54,10 +54,9 @@ TEST_CASE("an existing state directory keeps its permissions; the state.db creat
   CHECK(mode_of(tmp / "state" / "state.db") == 0600);
 }
 
-// The log files are created by the scheduler (exec/), which is to call io::make_private_dirs and
-// io::open_private_file (engine/io/private_file.h) for them; until it does, this test may fail.
-TEST_CASE("a run's logs are private: logs/ and logs/RUN 0700, each log file 0600, whatever the umask" *
-          doctest::may_fail()) {
+// The log files are created by the Builder (exec/builder.cc) through io::make_private_dirs and
+// io::open_private_file (engine/io/private_file.h).
+TEST_CASE("a run's logs are private: logs/ and logs/RUN 0700, each log file 0600, whatever the umask") {
   for (bool existing : {false, true}) {
     CAPTURE(existing);
     TempDir tmp;

@@ -67,7 +67,7 @@ TEST_CASE("a valid playbook loads into the model with every field") {
   CHECK(*pb.defaults.timeout == std::chrono::minutes(90));
   CHECK(pb.defaults.retry->attempts == 3);
   CHECK(pb.defaults.retry->delay == std::chrono::seconds(10));
-  CHECK(pb.defaults.retry->delay_seconds == 10);
+  CHECK(pb.defaults.retry->delay == std::chrono::seconds(10));
   CHECK(pb.defaults.retry->backoff == 2);
   CHECK(pb.defaults.env[0].first == "GOFLAGS");
   const auto& steps = pb.phases[0].steps;

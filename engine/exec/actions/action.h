@@ -1,7 +1,7 @@
 // Built-in actions (`uses:`): each checks whether its effect is already there (then it
 // reports `unchanged` and changes nothing), performs it, and sets outputs. They run as
 // `relengine __action NAME` under the step's supervisor, like any command, so timeouts,
-// signals, logging and secret masking apply to them too. Used by exec/scheduler.
+// signals, logging and secret masking apply to them too. Used by exec/builder.
 #pragma once
 
 #include <map>
