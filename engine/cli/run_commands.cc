@@ -144,6 +144,7 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
       return kBadInput;
     }
     it->approved_by = state::user_name();
+    it->approved_fingerprint = it->fingerprint;  // what it was waiting with: a resume that renders it otherwise voids this
     it->approved_at = state::now_rfc3339();
     it->approval_note = note;
     it->auto_approved = false;

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
@@ -264,6 +267,7 @@ class Builder {
         finish(n);
         return true;
       }
+      check_approval(n);
       if (n.rendered.gate) return gate(n);
       if (n.rendered.irreversible && !opt_.yes && n.rec.approved_by.empty()) {
         wait_for_approval(n, "irreversible: confirm with --yes, or approve it");
@@ -319,13 +323,30 @@ class Builder {
     schedule_.expanded(p.v, added);
   }
 
+  // An approval approves one thing: the step as it was rendered when it was approved. Rendered
+  // differently now (an edited command, a changed input or upstream output), it is void, and the
+  // step asks again. (An approval recorded without a fingerprint, by an older relengine, stands.)
+  void check_approval(Node& n) {
+    if (n.rec.approved_by.empty() || n.rec.approved_fingerprint.empty()) return;
+    if (n.rec.approved_fingerprint == plan::fingerprint(n.rendered)) return;
+    std::string msg = "approval by " + n.rec.approved_by + " voided: its command changed since it was approved";
+    n.rec.approved_by.clear(), n.rec.approved_at.clear(), n.rec.approval_note.clear();
+    n.rec.auto_approved = false;
+    n.rec.approved_fingerprint.clear();
+    n.rec.message = msg;
+    save(n, "approval voided", msg);
+  }
+
+  void approve(Node& n, const std::string& note, bool automatic) {
+    n.rec.approved_by = user_name();
+    n.rec.approved_at = state::now_rfc3339();
+    n.rec.approval_note = note;
+    n.rec.auto_approved = automatic;
+    n.rec.approved_fingerprint = plan::fingerprint(n.rendered);
+  }
+
   bool gate(Node& n) {
-    if (n.rec.approved_by.empty() && opt_.auto_approve) {
-      n.rec.approved_by = user_name();
-      n.rec.approved_at = state::now_rfc3339();
-      n.rec.auto_approved = true;
-      n.rec.approval_note = "--auto-approve";
-    }
+    if (n.rec.approved_by.empty() && opt_.auto_approve) approve(n, "--auto-approve", true);
     if (n.rec.approved_by.empty()) {
       wait_for_approval(n, "");
       return true;
@@ -343,8 +364,11 @@ class Builder {
   }
 
   void wait_for_approval(Node& n, const std::string& why) {
-    if (n.rec.status != StepStatus::Waiting) {
+    // What `relengine approve` approves: the step as rendered now.
+    std::string fingerprint = plan::fingerprint(n.rendered);
+    if (n.rec.status != StepStatus::Waiting || n.rec.fingerprint != fingerprint) {
       n.rec.status = StepStatus::Waiting;
+      n.rec.fingerprint = fingerprint;
       n.rec.message = why.empty() ? first_line(n.rendered.action.text) : why;
       save(n, "waiting", n.rec.message);
     }
@@ -582,7 +606,7 @@ class Builder {
       case Node::Stage::Pre:
         if (st.code != 0) {
           const auto& [cmd, message] = n.rendered.preconditions[n.pre];
-          attempt_failed(n, "precondition failed: " + (message.empty() ? cmd : message), false);
+          attempt_failed(n, !st.spawned ? st.message : "precondition failed: " + (message.empty() ? cmd : message), false);
         } else if (++n.pre < n.rendered.preconditions.size()) {
           run_stage(n, Node::Stage::Pre);
         } else {
@@ -596,7 +620,7 @@ class Builder {
         return;
       case Node::Stage::Verify:
         if (st.code == 0) succeed(n);
-        else attempt_failed(n, "verify failed (exit code " + std::to_string(st.code) + ")", true);
+        else attempt_failed(n, !st.spawned ? st.message : "verify failed (exit code " + std::to_string(st.code) + ")", true);
         return;
       case Node::Stage::None: return;
     }
@@ -699,40 +723,63 @@ class Builder {
   // ---- the end: gates to ask, or the run's outcome ----
 
   void quiesce() {
-    if (finished_) return;
+    if (finished_ || prompting_) return;
     flush();
     if (!waiting_.empty() && opt_.interactive) {
-      bool approved_any = false;
-      std::vector<graph::Vertex> still;
-      for (auto v : waiting_) {
-        Node& n = nodes_[v];
-        console_.clear_live();
-        std::cout << "\n" << n.rec.id << (n.rendered.gate ? " (manual gate)" : " (irreversible)") << ":\n";
-        std::string text = n.rendered.gate ? n.rendered.action.text : describe_action(n);
-        std::istringstream lines(text);
-        for (std::string l; std::getline(lines, l);) std::cout << "  " << l << "\n";
-        std::cout << (n.rendered.gate ? "Done? [y/N] " : "Run it? [y/N] ") << std::flush;
-        std::string answer;
-        if (!std::getline(std::cin, answer)) answer.clear();
-        if (answer == "y" || answer == "Y" || answer == "yes") {
-          n.rec.approved_by = user_name();
-          n.rec.approved_at = state::now_rfc3339();
-          n.rec.approval_note = "confirmed at the prompt";
-          n.rec.status = StepStatus::Pending;
-          n.rec.message = "confirmed at the prompt by " + n.rec.approved_by;
-          save(n, "approved", "confirmed at the prompt");
-          schedule_.requeue(v);
-          approved_any = true;
-        } else {
-          still.push_back(v);
-        }
-      }
-      waiting_ = still;
-      if (approved_any) {
-        asio::post(io_, [this] { pump(); });
-        return;
-      }
+      prompting_ = true;
+      approved_any_ = false;
+      unanswered_.clear();
+      ask(0);
+      return;
     }
+    conclude();
+  }
+
+  // Asks about each waiting step in turn, reading the terminal through the event loop, so that
+  // timers keep running while a person thinks: the lease's heartbeat goes on, and no other
+  // driver can take the run meanwhile.
+  void ask(std::size_t i) {
+    if (i == waiting_.size()) {
+      prompting_ = false;
+      waiting_ = std::move(unanswered_);
+      unanswered_.clear();
+      if (approved_any_) asio::post(io_, [this] { pump(); });
+      else conclude();
+      return;
+    }
+    Node& n = nodes_[waiting_[i]];
+    console_.clear_live();
+    std::cout << "\n" << n.rec.id << (n.rendered.gate ? " (manual gate)" : " (irreversible)") << ":\n";
+    std::string text = n.rendered.gate ? n.rendered.action.text : describe_action(n);
+    std::istringstream lines(text);
+    for (std::string l; std::getline(lines, l);) std::cout << "  " << l << "\n";
+    std::cout << (n.rendered.gate ? "Done? [y/N] " : "Run it? [y/N] ") << std::flush;
+    if (!terminal_in_) terminal_in_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(STDIN_FILENO));
+    asio::async_read_until(*terminal_in_, terminal_buf_, '\n', [this, i](const boost::system::error_code& ec, std::size_t) {
+      if (finished_) return;
+      std::string answer;
+      if (!ec) {
+        std::istream in(&terminal_buf_);
+        std::getline(in, answer);
+      }
+      graph::Vertex v = waiting_[i];
+      Node& m = nodes_[v];
+      if (answer == "y" || answer == "Y" || answer == "yes") {
+        approve(m, "confirmed at the prompt", false);
+        m.rec.status = StepStatus::Pending;
+        m.rec.message = "confirmed at the prompt by " + m.rec.approved_by;
+        save(m, "approved", "confirmed at the prompt");
+        schedule_.requeue(v);
+        approved_any_ = true;
+      } else {
+        unanswered_.push_back(v);
+      }
+      ask(i + 1);
+    });
+  }
+
+  // Nothing more can proceed: the run's outcome.
+  void conclude() {
     finished_ = true;
     // A failure outranks a waiting gate: the run cannot finish until it is fixed anyway.
     bool real_failure = any_cancelled();
@@ -798,6 +845,11 @@ class Builder {
   }
 
   void shutdown() {
+    if (terminal_in_) {
+      boost::system::error_code ignored;
+      terminal_in_->cancel(ignored);
+      terminal_in_->close(ignored);
+    }
     signals_.cancel();
     runner_.shutdown();
     heartbeat_.cancel();
@@ -898,6 +950,11 @@ class Builder {
   bool finished_ = false;
   bool render_error_ = false;
   int exit_code_ = kOk;
+  bool prompting_ = false;  // asking at the terminal about the waiting steps
+  bool approved_any_ = false;
+  std::vector<graph::Vertex> unanswered_;
+  std::unique_ptr<asio::posix::stream_descriptor> terminal_in_;  // a dup of stdin, read by the event loop
+  asio::streambuf terminal_buf_;
   Schedule schedule_;  // last: built from prep_ and the records in the constructor
 };
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "exec/reconcile.h"
 #include "graph/step_graph.h"
 #include "load/loader.h"
 #include "model/exit_code.h"
@@ -159,7 +160,8 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
 
 int resume_run(const ResumeRequest& req, const RunOptions& opt) {
   try {
-    auto store = state::RunStore::open(opt.state_dir, false);
+    // A dry run reads the state without changing a byte of it (no lease, no migration).
+    auto store = opt.dry_run ? state::RunStore::open_read_only(opt.state_dir) : state::RunStore::open(opt.state_dir, false);
     auto run = req.run_id.empty() ? store.latest_run() : store.find_run(req.run_id);
     if (!run) {
       std::cerr << "relengine: " << (req.run_id.empty() ? "no runs in " + opt.state_dir : "no run " + req.run_id + " in " + opt.state_dir)
@@ -247,97 +249,27 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
         return kBad;
       }
 
-    // Reconcile the recorded steps with the playbook as it is now.
-    std::map<std::string, StepRecord> recorded;
-    for (auto& r : store.steps(run->id)) recorded[r.id] = r;
-    std::set<graph::Vertex> rerun = rerun_set(g);
-    std::vector<StepRecord> records;
-    std::vector<std::pair<std::string, std::string>> to_run;  // id, why
-    std::vector<std::string> changed_ids;
-    plan::RenderContext ctx;
-    ctx.prepared = &prep;
-    ctx.run_id = run->id;
-    ctx.steps = [&](const std::string& id, const std::string& field, const std::string& key) -> std::optional<expr::Value> {
-      auto it = recorded.find(id);
-      if (it == recorded.end()) return std::nullopt;
-      if (field == "status") return expr::Value(std::string(state::name(it->second.status)));
-      auto o = it->second.outputs.find(key);
-      if (o == it->second.outputs.end()) throw expr::ExprError{"no output " + key, 0};
-      return expr::Value(o->second);
-    };
-    int order = 0;
-    for (const auto& ps : plan.steps) {
-      StepRecord r;
-      bool known = recorded.count(ps.id) > 0;
-      if (known) r = recorded[ps.id];
-      else r.id = ps.id, r.step = ps.step->id.value, r.phase = ps.phase->id.value;
-      r.order = order++;
-      std::string why;
-      if (!known) {
-        why = "new step";
-        r.status = ps.selected ? StepStatus::Pending : StepStatus::Skipped;
-        r.reason = ps.selected ? "" : "selection";
-      } else if (!ps.selected) {
-        r.status = StepStatus::Skipped, r.reason = "selection", r.message = ps.unselected_reason;
-      } else if (rerun.count(ps.vertex)) {
-        why = "rerun";
-        r.approved_by.clear(), r.approved_at.clear(), r.approval_note.clear(), r.auto_approved = false;
-      } else if (r.status == StepStatus::Running) {
-        why = "interrupted (its driver died)";
-        r.message = "interrupted: the engine stopped while it ran";
-        store.save_step(run->id, r, "interrupted", r.message);
-      } else if (r.status == StepStatus::Failed || r.status == StepStatus::Interrupted || r.status == StepStatus::Cancelled || r.status == StepStatus::Pending) {
-        why = state::name(r.status);
-      } else if (r.status == StepStatus::Skipped && r.reason == "condition") {
-        why = "condition re-evaluated";
-      } else if ((r.status == StepStatus::Succeeded || (r.status == StepStatus::Skipped && r.reason != "selection")) && !r.fingerprint.empty()) {
-        load::Diagnostics ignored;
-        auto rendered = plan::render_step(ctx, ps.vertex, ignored);
-        if (rendered.render_failed || plan::fingerprint(rendered) != r.fingerprint) why = "changed since it ran";
-      }
-      if (!why.empty() && r.status != StepStatus::Waiting) {
-        if (known) r.status = StepStatus::Pending, r.reason.clear();
-        to_run.emplace_back(r.id, why);
-      } else if (r.status == StepStatus::Waiting) {
-        to_run.emplace_back(r.id, r.approved_by.empty() ? "waiting for approval" : "approved by " + r.approved_by);
-      }
-      records.push_back(r);
-    }
-    std::set<std::string> current;
-    for (const auto& r : records) current.insert(r.id);
-    std::vector<std::string> removed;
-    for (const auto& [id, r] : recorded)
-      if (!current.count(id)) removed.push_back(id);
-
-    std::cout << "Resuming run " << run->id << " (" << run->name << ", " << state::name(run->status) << ")\n";
-    for (const auto& id : removed) {
-      bool again = reexpand.count(recorded[id].step) > 0;
-      std::cout << "  drop " << id << (again ? " (its for_each is expanded again after the rerun)" : " (no longer in the playbook)") << "\n";
-    }
-    if (to_run.empty()) std::cout << "  nothing left to run\n";
-    std::size_t not_started = 0;
-    for (const auto& [id, why] : to_run) {
-      if (why == "pending") {
-        ++not_started;
-        continue;
-      }
-      std::cout << "  run  " << id << " (" << why << ")\n";
-    }
-    if (not_started) std::cout << "  then " << not_started << " step" << (not_started == 1 ? "" : "s") << " not started yet\n";
-    if (opt.dry_run) return kOk;
+    // What each recorded step becomes: decided purely, printed, and written only by a real
+    // resume, which holds the lease by now.
+    ReconcileInput rin;
+    rin.prepared = &prep;
+    rin.plan = &plan;
+    auto stored = store.steps(run->id);
+    rin.recorded = &stored;
+    rin.rerun = rerun_set(g);
+    rin.reexpand = reexpand;
+    rin.run_id = run->id;
+    rin.driven_elsewhere = opt.dry_run && state::lease_held_elsewhere(*run);
+    Reconciliation rec = reconcile(rin);
+    print_reconciliation(std::cout, *run, rec);
+    if (opt.dry_run) return kOk;  // nothing written, anywhere
 
     for (const auto& st : reexpand) store.forget_expansion(run->id, st);
-    for (const auto& id : removed) store.remove_step(run->id, id);
-    std::vector<state::RunStore::Transition> batch;  // one transaction, not one fsync per step
-    for (const auto& r : records) {
-      auto it = recorded.find(r.id);
-      if (it == recorded.end()) batch.push_back({r, "added", ""});
-      else if (it->second.status != r.status || r.approved_by != it->second.approved_by) batch.push_back({r, "reset", ""});
-      else if (it->second.order != r.order) batch.push_back({r, "", ""});
-    }
-    store.save_steps(run->id, batch);
+    for (const auto& [id, why] : rec.removed) store.remove_step(run->id, id);
+    store.save_steps(run->id, rec.writes);  // one transaction, not one fsync per step
     store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
     store.set_run_status(run->id, state::RunStatus::Running, false);
+    std::vector<StepRecord> records = std::move(rec.records);
     asio::io_context io;
     auto runner = make_process_runner(io);
     return build(io, *runner, store, prep, *run, std::move(records), opt);

@@ -171,9 +171,7 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   if (out.condition == false) {
     out.action.kind = st.action;
     out.action.uses = st.uses.value;
-    if (st.uses.value == "git.tag" && st.with)
-      for (const auto& [k, v] : st.with->entries)
-        if (k == "remote" && !v.scalar.empty()) out.irreversible = true;
+    out.irreversible = irreversible(prep, st, r.scope.item, nullptr);
     out.render_failed = diags.error_count() > errors_before;
     return out;
   }
@@ -196,10 +194,7 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
         if (w.error) diags.error(pb.path, st.with->mark, "step '" + node.id + "': " + w.error->message);
         else out.action.with = std::move(w.value);
       }
-      if (st.uses.value == "git.tag") {
-        const expr::Value* remote = out.action.with.field("remote");
-        if (remote && !expr::to_string(*remote).empty()) out.irreversible = true;
-      }
+      out.irreversible = irreversible(prep, st, r.scope.item, &out.action.with);
       break;
     }
     case model::ActionKind::None: break;
@@ -226,6 +221,28 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   out.render_failed = diags.error_count() > errors_before;
   out.render_unsafe = r.unsafe;
   return out;
+}
+
+bool irreversible(const Prepared& prep, const model::Step& st, const expr::Value* item, const expr::Value* with) {
+  if (st.irreversible) return true;
+  if (st.uses.value != "git.tag") return false;
+  auto pushes = [](const expr::Value& remote) { return remote.is_unknown() || !expr::to_string(remote).empty(); };
+  if (with) {
+    const expr::Value* remote = with->field("remote");
+    return remote && pushes(*remote);
+  }
+  if (!st.with) return false;
+  expr::Scope scope;
+  scope.inputs = &prep.inputs.values;
+  scope.vars = &prep.vars;
+  scope.env = load::process_env;
+  scope.item = item;
+  for (const auto& [k, v] : st.with->entries) {
+    if (k != "remote") continue;
+    auto r = expr::render_node(v, scope, expr::RenderMode::Plain);
+    return r.error || pushes(r.value);  // what cannot be rendered yet may push
+  }
+  return false;
 }
 
 std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx, graph::Vertex v,
@@ -562,14 +579,12 @@ void print_list(std::ostream& out, const Prepared& prep) {
     out << "\n";
     if (ph.description.given) out << "    " << ph.description.value << "\n";
     for (const auto& st : ph.steps) {
-      bool irreversible = st.irreversible;
-      if (st.uses.value == "git.tag" && st.with)
-        for (const auto& [k, v] : st.with->entries)
-          if (k == "remote" && !v.scalar.empty()) irreversible = true;
+      expr::Value any_item = expr::Unknown{"item"};
+      bool may_push = irreversible(prep, st, st.for_each ? &any_item : nullptr, nullptr);
       out << "  - " << st.id.value;
       if (st.name.given) out << " — " << st.name.value;
       std::string kind = st.action == model::ActionKind::Run ? "run" : st.action == model::ActionKind::Uses ? "uses " + st.uses.value : "manual";
-      out << "  (" << kind << ")" << marks(st.action == model::ActionKind::Manual, irreversible) << "\n";
+      out << "  (" << kind << ")" << marks(st.action == model::ActionKind::Manual, may_push) << "\n";
       if (st.description.given) out << "      " << st.description.value << "\n";
       if (st.for_each) {
         std::vector<std::string> ids;

@@ -93,6 +93,12 @@ Plan make_plan(const Prepared& prepared, const Selection& selection, load::Diagn
 // Renders one step instance (if, action, workdir); problems go to diags with positions.
 PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnostics& diags);
 
+// Whether a step needs a person's confirmation: `irreversible: true`, or a git.tag whose `remote`
+// is not empty (it pushes). `with`: the step's rendered `with`; nullptr: its `remote` is rendered
+// here from the inputs, vars and `item` (a value known only at run time counts as a push). The one
+// place that decides it, for plan, list, graph and the executor.
+bool irreversible(const Prepared& prep, const model::Step& step, const expr::Value* item, const expr::Value* with);
+
 // The items of an unexpanded for_each (ID[*]) once the steps it reads have finished; nullopt,
 // with a positioned error, when they cannot be evaluated, are not a list, or repeat an item.
 std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx, graph::Vertex v,

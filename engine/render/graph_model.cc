@@ -33,10 +33,8 @@ GraphModel build_graph_model(const plan::Prepared& prep, const std::vector<state
     if (n.unexpanded) gn.name += std::string(gn.name.empty() ? "" : " ") + "(instances known at run time)";
     gn.phase = n.phase->id.value;
     gn.gate = n.step->action == model::ActionKind::Manual;
-    gn.irreversible = n.step->irreversible;
-    if (n.step->uses.value == "git.tag" && n.step->with)
-      for (const auto& [k, val] : n.step->with->entries)
-        if (k == "remote" && !val.scalar.empty()) gn.irreversible = true;
+    expr::Value any_item = expr::Unknown{"item"};
+    gn.irreversible = plan::irreversible(prep, *n.step, n.item ? &*n.item : n.unexpanded ? &any_item : nullptr, nullptr);
     gn.for_each = n.step->for_each.has_value();
     if (records) {
       auto it = by_id.find(n.id);

@@ -280,6 +280,75 @@ std::optional<std::string> truncated(const fs::path& path) {
          "to start afresh";
 }
 
+// A read-only URI for state.db that creates no file: with no -wal beside it everything is in the
+// file itself, which is opened immutable (no -shm, no -wal made); with one, SQLite reads both.
+std::string read_only_uri(const fs::path& path) {
+  std::string uri = "file:";
+  for (char c : path.string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      uri += buf;
+    } else {
+      uri += c;
+    }
+  }
+  std::error_code ec;
+  bool wal = fs::exists(path.string() + "-wal", ec);
+  return uri + (wal ? "?mode=ro" : "?mode=ro&immutable=1");
+}
+
+// Checks an existing state.db read-only (a damaged or foreign file must not be touched): the
+// header's size, SQLite's quick_check, the schema version. Returns the version (0: a database
+// with no tables, one this program began to create and was killed before its first commit).
+int check_existing(const fs::path& path) {
+  if (auto problem = truncated(path)) throw StateError(*problem);
+  int version = 0;
+  sqlite3* ro = nullptr;
+  int rc = sqlite3_open_v2(read_only_uri(path).c_str(), &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(ro, 5000);
+    sqlite3_stmt* st = nullptr;
+    rc = sqlite3_prepare_v2(ro, "PRAGMA quick_check", -1, &st, nullptr);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(st);
+      std::string verdict = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+      sqlite3_finalize(st);
+      if (rc == SQLITE_ROW && verdict != "ok") rc = SQLITE_CORRUPT;
+      else if (rc == SQLITE_ROW) rc = SQLITE_OK;
+    }
+    // A database with no tables at all is one this program began to create and was killed
+    // before its first commit: there is nothing in it to lose, so it is initialized.
+    bool empty = false;
+    if (rc == SQLITE_OK && sqlite3_prepare_v2(ro, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr) == SQLITE_OK) {
+      empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+      sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_OK && !empty) {
+      rc = sqlite3_prepare_v2(ro, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
+      if (rc == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) version = std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+        sqlite3_finalize(st);
+        if (version > RunStore::kSchemaVersion) {
+          sqlite3_close_v2(ro);
+          throw StateError(path.string() + " was written by a newer relengine (state schema " +
+                           std::to_string(version) + ", this one knows up to " + std::to_string(RunStore::kSchemaVersion) +
+                           "); use that version, the file was left as it is");
+        }
+      } else {
+        rc = SQLITE_NOTADB;  // a database, but not ours
+      }
+    }
+  }
+  if (rc != SQLITE_OK) {
+    std::string msg = describe_open_error(path.string(), rc, ro);
+    if (ro) sqlite3_close_v2(ro);
+    throw StateError(msg);
+  }
+  sqlite3_close_v2(ro);
+  return version;
+}
+
 }  // namespace
 
 std::string now_rfc3339() {
@@ -380,51 +449,7 @@ RunStore RunStore::open(const std::string& state_dir, bool create) {
   if (exists) {
     // A file shorter than its own header says (cut off by a copy or a full disk) is damaged even
     // where SQLite would read it: when only trailing pages are gone, quick_check passes.
-    if (auto problem = truncated(path)) throw StateError(*problem);
-    // Check it read-only first: a damaged or foreign file must not be touched.
-    sqlite3* ro = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &ro, SQLITE_OPEN_READONLY, nullptr);
-    if (rc == SQLITE_OK) {
-      sqlite3_busy_timeout(ro, 5000);
-      sqlite3_stmt* st = nullptr;
-      rc = sqlite3_prepare_v2(ro, "PRAGMA quick_check", -1, &st, nullptr);
-      if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        std::string verdict = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
-        sqlite3_finalize(st);
-        if (rc == SQLITE_ROW && verdict != "ok") rc = SQLITE_CORRUPT;
-        else if (rc == SQLITE_ROW) rc = SQLITE_OK;
-      }
-      // A database with no tables at all is one this program began to create and was killed
-      // before its first commit: there is nothing in it to lose, so it is initialized.
-      bool empty = false;
-      if (rc == SQLITE_OK && sqlite3_prepare_v2(ro, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr) == SQLITE_OK) {
-        empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
-        sqlite3_finalize(st);
-      }
-      if (rc == SQLITE_OK && !empty) {
-        rc = sqlite3_prepare_v2(ro, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
-        if (rc == SQLITE_OK) {
-          int version = 0;
-          if (sqlite3_step(st) == SQLITE_ROW) version = std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-          sqlite3_finalize(st);
-          if (version > kSchemaVersion) {
-            sqlite3_close_v2(ro);
-            throw StateError(path.string() + " was written by a newer relengine (state schema " +
-                             std::to_string(version) + ", this one knows up to " + std::to_string(kSchemaVersion) +
-                             "); use that version, the file was left as it is");
-          }
-        } else {
-          rc = SQLITE_NOTADB;  // a database, but not ours
-        }
-      }
-    }
-    if (rc != SQLITE_OK) {
-      std::string msg = describe_open_error(path.string(), rc, ro);
-      if (ro) sqlite3_close_v2(ro);
-      throw StateError(msg);
-    }
-    sqlite3_close_v2(ro);
+    check_existing(path);
   } else {
     // Private by default (docs/execution.md, "State"): the directories made here are 0700, and
     // state.db is created 0600 before SQLite opens it, because SQLite gives its -wal and -shm
@@ -449,6 +474,36 @@ RunStore RunStore::open(const std::string& state_dir, bool create) {
   store.exec("PRAGMA foreign_keys=ON");
   store.migrate();
   return store;
+}
+
+RunStore RunStore::open_read_only(const std::string& state_dir) {
+  fs::path path = fs::path(state_dir) / "state.db";
+  if (!fs::exists(path))
+    throw StateError("no runs in " + state_dir + " (no state.db); start one with `relengine run PLAYBOOK`");
+  int version = check_existing(path);
+  if (version < kSchemaVersion)
+    throw StateError(path.string() + " has state schema " + std::to_string(version) + ", older than this relengine's " +
+                     std::to_string(kSchemaVersion) + "; a dry run does not migrate it (it writes nothing): run the " +
+                     "command once without --dry-run");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(read_only_uri(path).c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = describe_open_error(path.string(), rc, db);
+    sqlite3_close_v2(db);
+    throw StateError(msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return RunStore(state_dir, db);
+}
+
+bool lease_held_elsewhere(const RunRecord& run) {
+  if (run.lease_pid == 0) return false;
+  std::string me = host_name();
+  if (run.lease_pid == getpid() && run.lease_host == me) return false;
+  // Same machine: the owner is alive if the pid exists and is the same process (start time);
+  // another machine: a recent heartbeat.
+  if (run.lease_host == me) return process_alive(run.lease_pid, run.lease_start);
+  return unix_now() - run.lease_heartbeat < 60;
 }
 
 void RunStore::migrate() {
@@ -652,23 +707,15 @@ void RunStore::acquire_lease(const std::string& run_id) {
   Statement s(db_, "SELECT lease_pid, lease_host, lease_start, lease_heartbeat FROM runs WHERE id = ?");
   s.bind(1, run_id);
   if (!s.step()) throw StateError("no run " + run_id);
-  int pid = static_cast<int>(s.integer(0));
-  std::string host = s.text(1);
-  std::int64_t start = s.integer(2);
-  std::int64_t beat = s.integer(3);
+  RunRecord lease;
+  lease.lease_pid = static_cast<int>(s.integer(0));
+  lease.lease_host = s.text(1);
+  lease.lease_start = s.integer(2);
+  lease.lease_heartbeat = s.integer(3);
   std::string me = host_name();
-  if (pid != 0 && !(pid == getpid() && host == me)) {
-    bool alive;
-    if (host == me) {
-      // Same machine: the owner is alive if the pid exists and is the same process (start time).
-      alive = process_alive(pid, start);
-    } else {
-      alive = unix_now() - beat < 60;  // another machine: trust a recent heartbeat
-    }
-    if (alive)
-      throw StateError("run " + run_id + " is being driven by pid " + std::to_string(pid) + " on host " + host +
-                       "; wait for it to finish, or stop that process");
-  }
+  if (lease_held_elsewhere(lease))
+    throw StateError("run " + run_id + " is being driven by pid " + std::to_string(lease.lease_pid) + " on host " +
+                     lease.lease_host + "; wait for it to finish, or stop that process");
   Statement u(db_, "UPDATE runs SET lease_pid = ?, lease_host = ?, lease_start = ?, lease_heartbeat = ? WHERE id = ?");
   u.bind(1, static_cast<std::int64_t>(getpid())).bind(2, me).bind(3, process_start_time(getpid()));
   u.bind(4, unix_now()).bind(5, run_id).step();

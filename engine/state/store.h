@@ -83,6 +83,9 @@ class RunStore {
   // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
   // An existing database is checked read-only first and never rewritten when it is bad.
   static RunStore open(const std::string& state_dir, bool create);
+  // Opens an existing STATE_DIR/state.db for reading only, creating no file and writing nothing
+  // (a dry run): no migration (an older schema is refused with what to do), no WAL switch.
+  static RunStore open_read_only(const std::string& state_dir);
 
   RunStore(RunStore&& other) noexcept;
   RunStore& operator=(RunStore&&) = delete;
@@ -145,6 +148,10 @@ std::string user_name();
 // What to add to a printed relengine command so that it finds this state: " --state-dir DIR", or ""
 // when DIR is the default ($RELENGINE_STATE_DIR, else .relengine).
 std::string state_dir_hint(const std::string& dir);
+
+// Is the run's lease held by another live process (this host: its pid alive and the same process;
+// another host: a heartbeat younger than 60 s)?
+bool lease_held_elsewhere(const RunRecord& run);
 
 // This host's name, and a process's start time (from /proc; 0 when unknown).
 std::string host_name();
