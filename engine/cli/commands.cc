@@ -2,36 +2,17 @@
 
 #include <iostream>
 
-#include "graph/step_graph.h"
-#include "load/loader.h"
+#include "plan/playbook_file.h"
 
 namespace relengine::cli {
 
 namespace {
 
-// Loads and checks the playbook, graph included; prints every problem. nullopt on errors.
 std::optional<model::Playbook> load_checked(const std::string& path, load::Diagnostics& diags) {
-  auto result = load::load_file(path);
-  diags = result.diags;
-  if (!result.playbook) return std::nullopt;
-  graph::StepGraph::of_steps(*result.playbook).check(path, diags);
-  if (diags.has_errors()) return std::nullopt;
-  return std::move(result.playbook);
+  return plan::load_checked(path, diags);
 }
 
-int report(const load::Diagnostics& diags, bool show_warnings = true) {
-  for (const auto& d : diags.sorted())
-    if (show_warnings || d.severity == load::Severity::Error) std::cerr << load::format(d) << '\n';
-  if (diags.has_errors()) {
-    std::size_t n = diags.sorted().size();
-    std::size_t errors = 0;
-    for (const auto& d : diags.sorted()) errors += d.severity == load::Severity::Error;
-    (void)n;
-    std::cerr << errors << (errors == 1 ? " error" : " errors") << "\n";
-    return kBadInput;
-  }
-  return kOk;
-}
+int report(const load::Diagnostics& diags, bool show_warnings = true) { return plan::report(diags, std::cerr, show_warnings); }
 
 }  // namespace
 

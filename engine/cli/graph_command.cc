@@ -9,6 +9,7 @@
 #include "graph/step_graph.h"
 #include "io/atomic_file.h"
 #include "load/loader.h"
+#include "plan/playbook_file.h"
 #include "render/graph_render.h"
 #include "state/store.h"
 
@@ -16,14 +17,10 @@ namespace relengine::cli {
 
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,
               const std::string& output) {
-  auto loaded = load::load_file(playbook);
-  load::Diagnostics diags = loaded.diags;
-  if (loaded.playbook) graph::StepGraph::of_steps(*loaded.playbook).check(playbook, diags);
-  if (diags.has_errors()) {
-    for (const auto& d : diags.sorted()) std::cerr << load::format(d) << "\n";
-    return kBadInput;
-  }
-  const model::Playbook& pb = *loaded.playbook;
+  load::Diagnostics diags;
+  auto loaded = plan::load_checked(playbook, diags);
+  if (!loaded) return plan::report(diags, std::cerr, false);
+  const model::Playbook& pb = *loaded;
   load::InputSources sources;
   sources.lenient = true;
   std::vector<state::StepRecord> records;

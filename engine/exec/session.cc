@@ -13,6 +13,7 @@
 
 #include "exec/reconcile.h"
 #include "graph/step_graph.h"
+#include "plan/playbook_file.h"
 #include "load/loader.h"
 #include "model/exit_code.h"
 #include "state/store.h"
@@ -58,36 +59,17 @@ plan::Selection selection_from_json(const std::string& text) {
   return sel;
 }
 
-int report_diags(const load::Diagnostics& diags) {
-  for (const auto& d : diags.sorted()) std::cerr << load::format(d) << "\n";
-  std::size_t errors = diags.error_count();
-  if (errors) std::cerr << errors << (errors == 1 ? " error" : " errors") << "\n";
-  return errors ? kBad : kOk;
-}
+int report_diags(const load::Diagnostics& diags) { return plan::report(diags, std::cerr); }
 
-// Load + graph checks; nullopt after printing the problems. `run`: the run being resumed; when
-// the file has the bytes it recorded, validated by this same relengine, the structural checks are
-// not repeated (they were half of a 10,000-step resume).
+// The playbook, or nullopt after printing its problems. `run`: the run being resumed (the bytes it
+// validated need not go through the structural checks again).
 std::optional<model::Playbook> load_checked(const std::string& path, const state::RunRecord* run = nullptr) {
-  load::LoadResult r;
-  if (!run || run->validated_by != load::validator_id()) {
-    r = load::load_file(path);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    std::string source = buf.str();
-    load::LoadOptions options;
-    options.structure_known_valid = in && load::content_hash(source) == run->playbook_hash;
-    r = in ? load::load_text(path, source, options) : load::load_file(path);
-  }
-  load::Diagnostics diags = r.diags;
-  if (r.playbook) graph::StepGraph::of_steps(*r.playbook).check(path, diags);
-  if (diags.has_errors()) {
-    report_diags(diags);
-    return std::nullopt;
-  }
-  return std::move(r.playbook);
+  load::Diagnostics diags;
+  plan::KnownValid known;
+  if (run) known = {run->playbook_hash, run->validated_by};
+  auto pb = plan::load_checked(path, diags, run ? &known : nullptr);
+  if (!pb) report_diags(diags);
+  return pb;
 }
 
 // Every step rendered once with what is known now: an unsafe value stops the run before anything runs.
