@@ -49,7 +49,7 @@ TEST_CASE("plan and list of the valid playbooks match their golden outputs") {
   }
 }
 
-TEST_CASE("validate: the peer pods playbook is valid; lint warnings fail only under --strict") {
+TEST_CASE("validate: the peer pods playbook is valid — lint warnings fail only under --strict") {
   Result r = relengine({"validate", kPeerpods});
   CHECK(r.code == 0);
   CHECK(r.out.find("valid (6 phases") != std::string::npos);

@@ -110,7 +110,7 @@ phases:
   CHECK(fs::exists(run.dir / "otherwise"));
 }
 
-TEST_CASE("reading an output of a skipped step from a step that runs fails that step, naming both; resumable") {
+TEST_CASE("reading an output of a skipped step from a step that runs fails that step, naming both — resumable") {
   Run run;
   const std::string text = R"PB(version: 1
 name: read-skipped
@@ -194,7 +194,7 @@ phases:
   CHECK(g.out.find("fan[*]") == std::string::npos);
 }
 
-TEST_CASE("dynamic for_each across kill -9 and resume: the recorded instances, each effect once; --rerun expands again") {
+TEST_CASE("dynamic for_each across kill -9 and resume: the recorded instances, each effect once — --rerun expands again") {
   Run run;
   write(run.dir / "items", "[\"a\",\"b\"]\n");
   write(run.dir / "p.yaml", R"PB(version: 1
@@ -252,7 +252,7 @@ phases:
   CHECK(run.step("fan[a]")["reason"] == "done");
 }
 
-TEST_CASE("dynamic for_each: an empty list lets its dependents go on; a list that is not a list fails the step") {
+TEST_CASE("dynamic for_each: an empty list lets its dependents go on — a list that is not a list fails the step") {
   Run run;
   write(run.dir / "p.yaml", R"PB(version: 1
 name: dynamic-edge
@@ -320,7 +320,7 @@ phases:
         std::string::npos);
 }
 
-TEST_CASE("yaml.get reads a value, a missing key is an error (or '' when optional); with files it selects by value") {
+TEST_CASE("yaml.get reads a value, a missing key is an error (or '' when optional) — with files it selects by value") {
   Run run;
   write(run.dir / "versions.yaml", "git:\n  coco-operator:\n    url: https://example.invalid/op\n    reference: main  # follows main\n"
                                    "    config: default\n  kbs:\n    reference: abc\n");

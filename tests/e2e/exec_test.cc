@@ -73,7 +73,7 @@ const char* kHead = "version: 1\nname: t\n";
 
 }  // namespace
 
-TEST_CASE("sequence by default; independent steps overlap with -j2 and not with -j1") {
+TEST_CASE("sequence by default — independent steps overlap with -j2 and not with -j1") {
   Sandbox sb;
   // With RELENGINE_E2E_MEET set, each slow step waits for the other to start before it ends:
   // with -j2 they must overlap (a step fails if the other never starts within a minute); no
@@ -202,7 +202,7 @@ TEST_CASE("a timeout kills the step's whole process group") {
   CHECK(gone(child));
 }
 
-TEST_CASE("outputs flow to later steps and survive a resume; for_each binds item") {
+TEST_CASE("outputs flow to later steps and survive a resume — for_each binds item") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p
@@ -307,7 +307,7 @@ TEST_CASE("resume after a fix, after an edit of a succeeded step, with a changed
   CHECK(sb.status()["inputs"]["v"] == "two");
 }
 
-TEST_CASE("resume validates an edited playbook in full; an unchanged one resumes without a schema pass") {
+TEST_CASE("resume validates an edited playbook in full — an unchanged one resumes without a schema pass") {
   Sandbox sb;
   auto text = [](const std::string& extra) {
     return std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
@@ -364,7 +364,7 @@ TEST_CASE("logs: one file per attempt, all attempts in order, also in the earlie
   CHECK(sb.run({"logs", id, "flaky"}).out == out);
 }
 
-TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process; resume does each effect once") {
+TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process — resume does each effect once") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p
@@ -641,7 +641,7 @@ phases:
   CHECK(log.find("pin<***>") != std::string::npos);
 }
 
-TEST_CASE("the run records the playbook's SHA-256; a run recorded with the older hash resumes, validated in full") {
+TEST_CASE("the run records the playbook's SHA-256 — a run recorded with the older hash resumes, validated in full") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
               "      - id: a\n        idempotent: true\n        run: test -f fixed\n");
@@ -661,7 +661,7 @@ TEST_CASE("the run records the playbook's SHA-256; a run recorded with the older
   CHECK(recorded() == "sha256:" + sum + "\n");  // recorded anew, in the new form
 }
 
-TEST_CASE("continue_on_error, cancelled downstream, independent branches finish; locks serialize") {
+TEST_CASE("continue_on_error, cancelled downstream, independent branches finish — locks serialize") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p
@@ -701,7 +701,7 @@ TEST_CASE("continue_on_error, cancelled downstream, independent branches finish;
   CHECK(trace[0].substr(1) == trace[1].substr(1));  // s1 e1 or s2 e2: never interleaved
 }
 
-TEST_CASE("--dry-run renders everything and writes nothing; status and runs speak JSON") {
+TEST_CASE("--dry-run renders everything and writes nothing — status and runs speak JSON") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'touch made', idempotent: true}\n");
   Result r = sb.run({"run", sb.pb(), "--dry-run"});
@@ -720,7 +720,7 @@ TEST_CASE("--dry-run renders everything and writes nothing; status and runs spea
   CHECK(st["steps"][0]["exit_code"] == 0);
 }
 
-TEST_CASE("on a terminal, gates and irreversible steps ask; 'y' goes on, anything else pauses") {
+TEST_CASE("on a terminal, gates and irreversible steps ask — 'y' goes on, anything else pauses") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p

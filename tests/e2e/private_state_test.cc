@@ -44,7 +44,7 @@ TEST_CASE("a run's state is private: the state directory 0700 and state.db 0600,
     if (fs::exists(state / side)) CHECK(mode_of(state / side) == 0600);
 }
 
-TEST_CASE("an existing state directory keeps its permissions; the state.db created in it is 0600") {
+TEST_CASE("an existing state directory keeps its permissions — the state.db created in it is 0600") {
   TempDir tmp;
   REQUIRE(::mkdir((tmp / "state").c_str(), 0755) == 0);
   ::chmod((tmp / "state").c_str(), 0755);

@@ -157,7 +157,7 @@ TEST_CASE("git.tag creates and pushes, is unchanged after, and never moves a tag
   CHECK(git_tag({{"repo", repo.work}, {"tag", "x"}, {"ref", "no-such-ref"}}).kind == ActionResult::Kind::Failed);
 }
 
-TEST_CASE("git.revert reverts once; a revert found by message or content is unchanged") {
+TEST_CASE("git.revert reverts once — a revert found by message or content is unchanged") {
   Repo repo;
   spit(repo.work + "/file.txt", "pinned\n");
   repo.git("commit -qam pin");

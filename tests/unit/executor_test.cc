@@ -276,7 +276,7 @@ phases:
   CHECK(std::count(h.runner.started.begin(), h.runner.started.end(), "after-broken") == 0);
 }
 
-TEST_CASE("Builder with a fake runner: done_if that holds skips the action; a gate waits unless auto-approved") {
+TEST_CASE("Builder with a fake runner: done_if that holds skips the action — a gate waits unless auto-approved") {
   const char* text = R"(version: 1
 name: x
 phases:
@@ -302,7 +302,7 @@ phases:
     if (s.id == "gate") CHECK(!s.approved_fingerprint.empty());
 }
 
-TEST_CASE("reconcile: a pure decision per stored step; nothing is written by deciding") {
+TEST_CASE("reconcile: a pure decision per stored step — nothing is written by deciding") {
   TempDirectory dir;
   auto pb = load_pb(R"(version: 1
 name: x

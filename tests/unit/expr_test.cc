@@ -210,7 +210,7 @@ TEST_CASE("regexes that would overflow libstdc++ are refused before compiling (f
   CHECK(parse("matches(a, 'pendsWith\\4444444444444444444444')").error->message.find("more than 6 digits") != std::string::npos);
 }
 
-TEST_CASE_FIXTURE(Fixture, "fromJSON: JSON text to typed values; bad or too deep JSON is an error") {
+TEST_CASE_FIXTURE(Fixture, "fromJSON: JSON text to typed values — bad or too deep JSON is an error") {
   Value v = eval("fromJSON('[\"a\", 2, true, {\"k\": \"v\"}, null]')");
   REQUIRE(v.is_list());
   REQUIRE(v.list().size() == 5);

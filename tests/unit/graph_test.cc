@@ -77,7 +77,7 @@ TEST_CASE("the topological order is stable: ties are broken by order in the file
   CHECK(order(g) == std::vector<std::string>{"a1", "a2", "a3", "b1", "b2", "c1", "d1", "d2"});
 }
 
-TEST_CASE("for_each expands into ID[ITEM]; needing ID means needing all of them") {
+TEST_CASE("for_each expands into ID[ITEM] — needing ID means needing all of them") {
   auto pb = load_pb(R"(version: 1
 name: g
 phases:

@@ -72,7 +72,7 @@ TEST_CASE("values come from --set, then the environment, then defaults, converte
   CHECK(!diags.has_errors());
 }
 
-TEST_CASE("every input problem is reported at once; secrets are never echoed") {
+TEST_CASE("every input problem is reported at once — secrets are never echoed") {
   auto pb = playbook();
   load::Diagnostics diags;
   load::resolve_inputs(pb, sources({"version=7", "count=1.5", "dry=perhaps", "colour=red", "=x", "token=hunter2 spaces"}), diags);
@@ -155,7 +155,7 @@ TEST_CASE("masking ignores empty secrets and secrets of fewer than 4 characters"
   CHECK(in.mask("a ab abc abcd") == "a ab abc ***");
 }
 
-TEST_CASE("lenient resolution leaves missing inputs unknown; recorded values are used on resume") {
+TEST_CASE("lenient resolution leaves missing inputs unknown — recorded values are used on resume") {
   auto pb = playbook();
   load::Diagnostics diags;
   auto s = sources({});

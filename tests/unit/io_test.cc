@@ -43,7 +43,7 @@ struct Umask {
 
 }  // namespace
 
-TEST_CASE("AtomicFile: a new file gets its content and the mode open(2) would give it; nothing else is left") {
+TEST_CASE("AtomicFile: a new file gets its content and the mode open(2) would give it — nothing else is left") {
   TempDirectory d;
   for (mode_t mask : {mode_t(022), mode_t(077)}) {
     CAPTURE(mask);
@@ -157,7 +157,7 @@ TEST_CASE("AtomicFile: a directory the user cannot write to (as an unprivileged 
   CHECK(names_in(ro) == std::set<std::string>{"file"});
 }
 
-TEST_CASE("make_private_dirs: every directory it creates is 0700 whatever the umask; existing ones are left") {
+TEST_CASE("make_private_dirs: every directory it creates is 0700 whatever the umask — existing ones are left") {
   TempDirectory d;
   ::chmod(d.path.c_str(), 0755);
   for (mode_t mask : {mode_t(0), mode_t(0277)}) {
@@ -180,7 +180,7 @@ TEST_CASE("make_private_dirs: every directory it creates is 0700 whatever the um
   CHECK(error == "cannot create the directory " + (d / "file") + ": Not a directory");
 }
 
-TEST_CASE("open_private_file: 0600 whatever the umask; Truncate empties, Keep keeps; never through a link") {
+TEST_CASE("open_private_file: 0600 whatever the umask — Truncate empties, Keep keeps — never through a link") {
   TempDirectory d;
   Umask umask(0);
   std::string error;

@@ -308,7 +308,7 @@ TEST_CASE("a precondition may be a bare command") {
   CHECK(pre[1].message.value == "no x");
 }
 
-TEST_CASE("content_hash: same bytes, same hash; any change of a byte, another; validator_id names the version") {
+TEST_CASE("content_hash: same bytes, same hash — any change of a byte, another — validator_id names the version") {
   using relengine::load::content_hash;
   std::string a = "version: 1\nname: t\nphases: []\n";
   CHECK(content_hash(a) == content_hash(a));

@@ -75,7 +75,7 @@ TEST_CASE("a command's output, environment and exit code come back") {
   CHECK(o.output == "hello\noops\n");
 }
 
-TEST_CASE("kill() ends the whole group at once; terminate() asks first") {
+TEST_CASE("kill() ends the whole group at once — terminate() asks first") {
   auto o = run({"sh", "-c", "sleep 30 & echo ready; sleep 30"}, "ready", false);
   REQUIRE(o.done);
   CHECK(o.status.code == 128 + SIGKILL);

@@ -111,7 +111,7 @@ TEST_CASE("SecretMasker: overlapping occurrences become one ***, touching ones t
   CHECK(SecretMasker({"bcde", "abcdefg"}).mask("xabcdefgx") == "x***x");  // one inside another
 }
 
-TEST_CASE("SecretMasker: flush releases what was held back; an unterminated line is masked at the end") {
+TEST_CASE("SecretMasker: flush releases what was held back — an unterminated line is masked at the end") {
   SecretMasker m({"topsecret"});
   CHECK(m.feed("password: top") == "password: ");  // "top" may be the start of the secret
   CHECK(m.held() == 3);
@@ -128,7 +128,7 @@ TEST_CASE("SecretMasker: flush releases what was held back; an unterminated line
   CHECK(m.flush().empty());
 }
 
-TEST_CASE("SecretMasker: empty and short secrets are not masked; no secrets, no change") {
+TEST_CASE("SecretMasker: empty and short secrets are not masked — no secrets, no change") {
   SecretMasker m({"", "a", "abc"});
   CHECK(m.empty());
   CHECK(m.mask("a abc ab") == "a abc ab");

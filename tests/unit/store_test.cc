@@ -49,7 +49,7 @@ std::string read_all(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("runs and steps round-trip; events are journaled in order") {
+TEST_CASE("runs and steps round-trip — events are journaled in order") {
   Dir d;
   auto store = RunStore::open(d.path.string(), true);
   StepRecord a;
@@ -216,7 +216,7 @@ TEST_CASE("a database left empty by a crash during creation is initialized, not 
   CHECK(store.runs().empty());
 }
 
-TEST_CASE("expansions: recorded with their instances in one transaction; a schema 2 file gains the table") {
+TEST_CASE("expansions: recorded with their instances in one transaction — a schema 2 file gains the table") {
   Dir d;
   {
     auto store = RunStore::open(d.path.string(), true);
@@ -268,7 +268,7 @@ TEST_CASE("a new state directory is private: 0700, state.db and its -wal and -sh
   }
 }
 
-TEST_CASE("an existing state directory keeps its permissions; the database created in it is 0600") {
+TEST_CASE("an existing state directory keeps its permissions — the database created in it is 0600") {
   Dir d;
   Umask umask(0);
   fs::path dir = d.path / "shared";

@@ -210,7 +210,7 @@ TEST_CASE("yaml.get reads what the old awk misread: coco-operator as the last en
   CHECK(yaml_get_text(text, "git.coco-operator.config").value == "default");
 }
 
-TEST_CASE("yaml.set comment: kept by default, set, replaced or removed; refused where the line holds more") {
+TEST_CASE("yaml.set comment: kept by default, set, replaced or removed — refused where the line holds more") {
   const std::string text = "oci:\n  kata-containers:\n    reference: 3.23.0\n  other:\n    reference: abc # v1.0.0\n"
                            "flow: {a: 1, b: 2}\n";
   auto set = yaml_set_text(text, "oci.kata-containers.reference", "17472f3f", std::string("v3.25.0"));
