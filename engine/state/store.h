@@ -1,6 +1,7 @@
 // The durable record of runs: one SQLite database (state.db: WAL, synchronous=FULL) per state
 // directory, with runs, their steps, an append-only event journal and each run's lease.
-// Written only by exec/ (one writer: RunStore); read by status, runs, logs and graph.
+// All writes go through RunStore (exec/session and exec/builder for runs, `approve` for approvals);
+// read by status, runs, logs and graph (a dry run opens it read-only).
 #pragma once
 
 #include <cstdint>
