@@ -236,22 +236,27 @@ int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::strin
       std::cerr << "\n";
       return kBadInput;
     }
-    fs::path dir = fs::path(g.state_dir) / "logs" / run->id;
-    std::vector<std::pair<int, fs::path>> logs;
+    // Each attempt from the run's log, else (attempts recorded by an earlier relengine) from its
+    // own file: RUN/STEP.attempt-N.log, or RUN/STEP/attempt-N.log before that.
+    fs::path logs_dir = fs::path(g.state_dir) / "logs", dir = logs_dir / run->id;
+    auto in_run_log = exec::read_run_log(exec::run_log_path(logs_dir, run->id), step);
     const auto& rec = *std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
-    for (int n = 1; n <= rec.attempts; ++n) {
+    bool any = false;
+    for (int n = 1; n <= std::max(rec.attempts, in_run_log.empty() ? 0 : in_run_log.rbegin()->first); ++n) {
+      auto it = in_run_log.find(n);
       auto path = exec::log_path(dir, step, n);
-      auto before = dir / step / ("attempt-" + std::to_string(n) + ".log");  // the layout of 0.1 runs
-      if (fs::exists(path)) logs.emplace_back(n, path);
-      else if (fs::exists(before)) logs.emplace_back(n, before);
-    }
-    std::sort(logs.begin(), logs.end());
-    if (logs.empty()) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
-    for (const auto& [n, path] : logs) {
+      auto before = dir / step / ("attempt-" + std::to_string(n) + ".log");
+      if (it == in_run_log.end() && !fs::exists(path) && !fs::exists(before)) continue;
       std::cout << "=== " << step << " attempt " << n << " ===\n";
-      std::ifstream in(path);
-      std::cout << in.rdbuf();
+      any = true;
+      if (it != in_run_log.end()) {
+        std::cout << it->second;
+      } else {
+        std::ifstream in(fs::exists(path) ? path : before);
+        if (in.peek() != std::ifstream::traits_type::eof()) std::cout << in.rdbuf();  // (an empty one would fail cout)
+      }
     }
+    if (!any) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
     return kOk;
   } catch (const state::StateError& e) {
     return state_error(e.what());

@@ -1,5 +1,6 @@
 #include "exec/builder.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -54,8 +56,8 @@ using state::terminal;
 std::string state_dir_flag(const RunOptions& opt) { return state::state_dir_hint(opt.state_dir); }
 using state::user_name;
 
-std::vector<std::string> tail_lines(const fs::path& file, std::size_t n) {
-  std::ifstream in(file);
+std::vector<std::string> tail_lines(const std::string& text, std::size_t n) {
+  std::istringstream in(text);
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) {
     lines.push_back(l);
@@ -63,6 +65,134 @@ std::vector<std::string> tail_lines(const fs::path& file, std::size_t n) {
   }
   return lines;
 }
+
+// A step id as a JSON string (an id that is not UTF-8 gets replacement characters).
+std::string json_string(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+constexpr char kRecordStart = '\x1e';  // RS: a record's header follows (RFC 7464)
+
+// One record's header: RS, {"attempt":N,"step":ID,"bytes":LEN}, LF. nullopt when it is not one.
+struct RecordHeader {
+  std::uint64_t bytes = 0;
+  int attempt = 0;
+  std::string step;
+};
+std::optional<RecordHeader> parse_header(const std::string& line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto b = j.find("bytes"), a = j.find("attempt"), s = j.find("step");
+  if (b == j.end() || a == j.end() || s == j.end() || !b->is_number_unsigned() || !a->is_number_integer() ||
+      !s->is_string())
+    return std::nullopt;
+  return RecordHeader{b->get<std::uint64_t>(), a->get<int>(), s->get<std::string>()};
+}
+
+// Walks the records of a run's log from byte `from`: `each(header, payload_offset)` for each whole
+// record (the stream is left at its payload; `each` may read it). A damaged stretch (a header that
+// does not parse) is skipped up to the next RS. Returns the offset after the last whole record.
+template <typename Each>
+std::uint64_t walk_run_log(std::istream& in, std::uint64_t from, Each each) {
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(from));
+  std::uint64_t good = from;
+  in.seekg(0, std::ios::end);
+  const std::uint64_t size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string line;
+  for (int c; (c = in.get()) != EOF;) {
+    if (c != kRecordStart) continue;  // resynchronizing after damage
+    if (!std::getline(in, line) || in.eof()) break;  // a header cut off
+    auto h = parse_header(line);
+    if (!h) continue;
+    std::uint64_t payload = static_cast<std::uint64_t>(in.tellg());
+    if (h->bytes > size - payload) break;  // a record cut off: the end of what is whole
+    each(*h, payload);
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(payload + h->bytes));
+    good = payload + h->bytes;
+  }
+  return good;
+}
+
+// The run's log (docs/execution.md, "Logs"): STATE_DIR/logs/RUN.log, one append-only file per run
+// for every attempt of every step, so that starting a step creates no file (a file creation on
+// this disk is the costly part of starting a short step, docs/PERFORMANCE.md). Records of the
+// attempts running at once interleave; each names its step and attempt. What is added is written
+// with one write() per turn of the event loop (and before a command starts), not fsynced: like
+// the per-attempt files before it, a log is for people, the state database is the record.
+class RunLog {
+ public:
+  // Opens (creating it 0600 if needed) `file` for appending. An existing log whose end was cut
+  // off (an engine killed during a write) is cut back to its last whole record first, so that
+  // what this engine appends can be read.
+  bool open(const fs::path& file, std::string& error) {
+    file_ = file;
+    io::Fd fd = io::open_private_file(file.string(), io::Existing::Keep, error);
+    if (!fd) return false;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail(error, "cannot stat");
+    if (st.st_size > 0) {
+      std::ifstream in(file, std::ios::binary);
+      std::uint64_t good = walk_run_log(in, 0, [](const RecordHeader&, std::uint64_t) {});
+      if (good < static_cast<std::uint64_t>(st.st_size) && ::ftruncate(fd.get(), static_cast<off_t>(good)) != 0)
+        return fail(error, "cannot repair");
+      size_ = good;
+    }
+    int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_APPEND) != 0) return fail(error, "cannot append to");
+    fd_ = std::move(fd);
+    return true;
+  }
+
+  // Queues one record: `text`, a piece of the output of the attempt whose header prefix is `head`.
+  void add(const std::string& head, const std::string& text) {
+    if (text.empty()) return;
+    buffer_ += head;
+    buffer_ += std::to_string(text.size());
+    buffer_ += "}\n";
+    buffer_ += text;
+  }
+
+  // Writes what was queued; false (and why) when the file cannot take it.
+  bool write(std::string& error) {
+    std::size_t done = 0;
+    while (done < buffer_.size() && fd_) {
+      ssize_t w = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        buffer_.clear();
+        return fail(error, "cannot write");
+      }
+      done += static_cast<std::size_t>(w);
+    }
+    size_ += done;
+    buffer_.clear();
+    return true;
+  }
+
+  std::uint64_t size() const { return size_ + buffer_.size(); }  // where the next record starts
+  const fs::path& file() const { return file_; }
+
+  // The header prefix of an attempt's records (the byte count and the end follow).
+  static std::string head(const std::string& step, int attempt) {
+    return std::string(1, kRecordStart) + "{\"attempt\":" + std::to_string(attempt) +
+           ",\"step\":" + json_string(step) +
+           ",\"bytes\":";
+  }
+
+ private:
+  bool fail(std::string& error, const char* what) {
+    error = std::string(what) + " " + file_.string() + ": " + std::strerror(errno);
+    return false;
+  }
+
+  fs::path file_;
+  io::Fd fd_;
+  std::string buffer_;
+  std::uint64_t size_ = 0;
+};
 
 
 // One run, one io_context, no threads.
@@ -92,14 +222,14 @@ class Builder {
       n.rec = by_id[g.node(v).id];
       n.step = g.node(v).step;
     }
-    log_dir_ = fs::path(store_.dir()) / "logs" / run_.id;
+    logs_dir_ = fs::path(store_.dir()) / "logs";
     // $RELENGINE_OUTPUT files live outside the state directory (a step may write a secret
     // there; only masked values are stored), in a private directory removed at the end.
     // Preferably in /dev/shm: memory only (a secret never reaches a disk) and creating a file
     // there costs no filesystem journal work, once per attempt.
     // The name carries the engine's pid: a directory left by an engine killed with SIGKILL
     // (possibly holding a secret) is removed by the next engine that starts.
-    output_dir_ = log_dir_;
+    output_dir_ = logs_dir_;
     std::error_code ec;
     for (const fs::path& base : {fs::path("/dev/shm"), fs::temp_directory_path(ec)}) {
       if (base.empty() || access(base.c_str(), W_OK | X_OK) != 0) continue;
@@ -111,13 +241,14 @@ class Builder {
       }
     }
     // Logs are private (0700/0600): a log holds whatever a tool printed, which nobody declared
-    // secret. A directory that cannot be made fails each step at its start, with the reason.
-    io::make_private_dirs(log_dir_.string(), log_dir_error_);
+    // secret. A log that cannot be kept fails each step at its start, with the reason.
+    if (io::make_private_dirs(logs_dir_.string(), log_error_)) run_log_.open(run_log_path(logs_dir_, run_.id), log_error_);
   }
 
   ~Builder() {
+    write_logs();
     std::error_code ec;
-    if (output_dir_ != log_dir_) fs::remove_all(output_dir_, ec);
+    if (output_dir_ != logs_dir_) fs::remove_all(output_dir_, ec);
   }
 
   // relengine-outputs-PID-XXXXXX directories of ours whose engine is no longer alive.
@@ -159,10 +290,12 @@ class Builder {
     std::unique_ptr<asio::steady_timer> retry;
     bool timed_out = false;
     int attempts_here = 0;  // attempts in this invocation (the retry budget)
-    std::ofstream log;
+    std::string log_head;     // the header prefix of this attempt's records in the run's log
+    std::string log_pending;  // this attempt's log text not yet handed to the run's log
+    std::uint64_t log_from = 0;  // where in the run's log this attempt's records begin
+    bool logged = false;      // an attempt of this step has a log in this invocation
     std::string partial;
     load::SecretMasker masker;  // of the command's output stream
-    fs::path log_file;
     fs::path output_file;
     std::chrono::steady_clock::time_point t0;
   };
@@ -197,9 +330,37 @@ class Builder {
 
   void flush() {
     flush_posted_ = false;
+    write_logs();  // what the log has to say so far is written first (a `==> run` before its `running`)
     if (pending_.empty()) return;
     store_.save_steps(run_.id, pending_);
     pending_.clear();
+  }
+
+  // ---- the run's log ----
+
+  // Adds `text` to the current attempt's log; written to the run's log at the end of this turn of
+  // the event loop (one write for everything added meanwhile) or before a command starts.
+  void log(Node& n, std::string_view text) {
+    if (n.log_pending.empty()) log_dirty_.push_back(n.v);
+    n.log_pending.append(text);
+    if (!log_posted_) {
+      log_posted_ = true;
+      asio::post(io_, [this] { write_logs(); });
+    }
+  }
+
+  // The node's pending text becomes one record (of its current attempt).
+  void seal_log(Node& n) {
+    run_log_.add(n.log_head, n.log_pending);
+    n.log_pending.clear();
+  }
+
+  void write_logs() {
+    log_posted_ = false;
+    for (auto v : log_dirty_) seal_log(nodes_[v]);
+    log_dirty_.clear();
+    std::string error;
+    if (!run_log_.write(error) && log_error_.empty()) log_error_ = error;  // the next attempts fail with it
   }
 
   const std::string& lock_of(const Node& n) const { return n.step->lock.value; }
@@ -424,23 +585,18 @@ class Builder {
     if (n.rec.started.empty() || n.attempts_here == 1) n.rec.started = state::now_rfc3339();
     n.t0 = std::chrono::steady_clock::now();
     n.timed_out = false;
-    n.log_file = log_path(log_dir_, n.rec.id, n.rec.attempts);
     n.output_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".output");
     n.masker = prep_.inputs.masker();
     save(n, "running");  // committed before anything runs
-    // No step runs without its log: a log that cannot be written fails the step, with the reason.
-    std::string error = log_dir_error_;
-    if (error.empty() && n.rec.id.find('/') != std::string::npos)  // a for_each item such as src/cloud-api-adaptor
-      io::make_private_dirs(n.log_file.parent_path().string(), error);
-    if (error.empty() && io::open_private_file(n.log_file.string(), io::Existing::Truncate, error)) {
-      n.log.open(n.log_file, std::ios::trunc);
-      if (!n.log) error = "cannot write " + n.log_file.string() + ": " + std::strerror(errno);
-    }
-    if (!error.empty()) {
-      n.log_file.clear();
-      fail(n, "cannot keep the step's log: " + error);
+    // No step runs without its log: a log that cannot be kept fails the step, with the reason.
+    if (!log_error_.empty()) {
+      fail(n, "cannot keep the step's log: " + log_error_);
       return;
     }
+    if (!n.log_pending.empty()) seal_log(n);  // what is left of the attempt before, under its own header
+    n.log_head = RunLog::head(n.rec.id, n.rec.attempts);
+    n.log_from = run_log_.size();
+    n.logged = true;
     std::ofstream(n.output_file, std::ios::trunc).close();
     if (n.rendered.timeout.count() > 0) {
       n.timeout = std::make_unique<asio::steady_timer>(io_);
@@ -504,8 +660,7 @@ class Builder {
     spec.env = environment(n);
     if (stage == Node::Stage::Action && n.rendered.action.kind == model::ActionKind::Uses)
       spec.env["RELENGINE_WITH"] = expr::to_json(n.rendered.action.with);
-    n.log << "==> " << label << "\n";
-    n.log.flush();
+    log(n, "==> " + label + "\n");
     graveyard_.push_back(std::move(n.proc));
     // Started right after the handlers that are ready now, so that the commands which become
     // ready together (steps finishing at once at -j N) share one commit.
@@ -565,7 +720,8 @@ class Builder {
   }
 
   void emit_line(Node& n, const std::string& line) {
-    n.log << line << "\n";
+    log(n, line);
+    log(n, "\n");
     if (opt_.verbose) console_.step_output(n.rec.id, line);
   }
 
@@ -573,10 +729,9 @@ class Builder {
     n.partial.append(n.masker.flush());
     on_output(n, {});
     if (!n.partial.empty()) emit_line(n, n.partial), n.partial.clear();
-    n.log.flush();
     graveyard_.push_back(std::move(n.proc));
     asio::post(io_, [this] { graveyard_.clear(); });
-    if (!st.spawned) n.log << st.message << "\n";
+    if (!st.spawned) log(n, st.message + "\n");
     if (interrupting_) {
       interrupted(n);
       return;
@@ -635,7 +790,7 @@ class Builder {
     for (std::string line; std::getline(in, line);) {
       auto eq = line.find('=');
       if (eq == std::string::npos || !std::regex_match(line.substr(0, eq), key)) {
-        if (!line.empty()) n.log << "relengine: ignored output line (not KEY=VALUE): " << line << "\n";
+        if (!line.empty()) log(n, "relengine: ignored output line (not KEY=VALUE): " + line + "\n");
         continue;
       }
       n.rec.outputs[line.substr(0, eq)] = line.substr(eq + 1);
@@ -647,7 +802,6 @@ class Builder {
   void end_attempt(Node& n) {
     n.stage = Node::Stage::None;
     n.timeout.reset();
-    n.log.close();
   }
 
   void succeed(Node& n) {
@@ -817,6 +971,7 @@ class Builder {
   }
 
   void report(RunStatus status) {
+    write_logs();
     std::vector<StepRecord> all;
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);
     console_.summary(all);
@@ -834,9 +989,11 @@ class Builder {
       for (auto v : failed_) {
         const Node& n = nodes_[v];
         std::cout << "\nStep " << n.rec.id << " failed: " << n.rec.message << "\n";
-        if (!n.log_file.empty())
-          for (const auto& l : tail_lines(n.log_file, 20)) std::cout << "  | " << l << "\n";
-        if (!n.log_file.empty()) std::cout << "  (full log: relengine" << flag << " logs " << run_.id << " " << n.rec.id << ")\n";
+        if (n.logged) {
+          auto logs = read_run_log(run_log_.file(), n.rec.id, n.log_from);
+          for (const auto& l : tail_lines(logs[n.rec.attempts], 20)) std::cout << "  | " << l << "\n";
+        }
+        if (n.logged) std::cout << "  (full log: relengine" << flag << " logs " << run_.id << " " << n.rec.id << ")\n";
       }
       std::cout << "\nFix the cause, then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
     } else if (status == RunStatus::Succeeded && !opt_.quiet) {
@@ -942,8 +1099,11 @@ class Builder {
   bool launch_posted_ = false;
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
-  fs::path log_dir_;
-  std::string log_dir_error_;  // why the run's log directory could not be made, or 
+  fs::path logs_dir_;
+  RunLog run_log_;
+  std::string log_error_;  // why the run's log cannot be kept (every attempt fails at its start), or ""
+  std::vector<graph::Vertex> log_dirty_;  // nodes with log text not yet written
+  bool log_posted_ = false;
   fs::path output_dir_;
   int retrying_ = 0;
   bool interrupting_ = false;
@@ -962,6 +1122,26 @@ class Builder {
 
 std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const std::string& step, int attempt) {
   return run_log_dir / (step + ".attempt-" + std::to_string(attempt) + ".log");
+}
+
+std::filesystem::path run_log_path(const std::filesystem::path& logs_dir, const std::string& run_id) {
+  return logs_dir / (run_id + ".log");
+}
+
+std::map<int, std::string> read_run_log(const std::filesystem::path& file, const std::string& step, std::uint64_t from) {
+  std::map<int, std::string> out;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return out;
+  // The step as its records name it (an id that is not UTF-8 is written with replacements).
+  const std::string wanted = nlohmann::json::parse(json_string(step)).get<std::string>();
+  walk_run_log(in, from, [&](const RecordHeader& h, std::uint64_t) {
+    if (h.step != wanted) return;
+    std::string& text = out[h.attempt];
+    std::size_t at = text.size();
+    text.resize(at + h.bytes);
+    in.read(text.data() + at, static_cast<std::streamsize>(h.bytes));
+  });
+  return out;
 }
 
 int build(asio::io_context& io, CommandRunner& runner, state::RunStore& store, plan::Prepared& prep,

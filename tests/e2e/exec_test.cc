@@ -331,7 +331,7 @@ TEST_CASE("resume validates an edited playbook in full — an unchanged one resu
   CHECK(sb.read("first") == "first\n");
 }
 
-TEST_CASE("logs: one file per attempt, all attempts in order, also in the earlier layout") {
+TEST_CASE("logs: every attempt in the run's one log file, in order; the earlier layouts still read") {
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p
@@ -347,21 +347,60 @@ TEST_CASE("logs: one file per attempt, all attempts in order, also in the earlie
   Result r = sb.run({"run", sb.pb()});
   REQUIRE(r.code == 0);
   std::string id = sb.status()["id"];
-  fs::path dir = fs::path(sb.state()) / "logs" / id;
-  CHECK(fs::exists(dir / "flaky.attempt-1.log"));
-  CHECK(fs::exists(dir / "flaky.attempt-2.log"));
-  CHECK_FALSE(fs::exists(dir / "flaky"));  // no directory per step
+  fs::path logs = fs::path(sb.state()) / "logs", dir = logs / id;
+  CHECK(fs::exists(logs / (id + ".log")));
+  CHECK_FALSE(fs::exists(dir));  // no file, no directory per attempt or step
   std::string out = sb.run({"logs", id, "flaky"}).out;
   auto first = out.find("=== flaky attempt 1 ===\n==> run\ntry 1\n");
   auto second = out.find("=== flaky attempt 2 ===\n==> run\ntry 2\n");
   CHECK(first != std::string::npos);
   CHECK(second != std::string::npos);
   CHECK(first < second);
-  // A run recorded by relengine 0.1 kept logs as STEP/attempt-N.log.
+  // A run recorded by an earlier relengine kept a file per attempt: RUN/STEP.attempt-N.log, and
+  // before that RUN/STEP/attempt-N.log; resumed by this one, its later attempts are in RUN.log.
+  std::string one = "==> run\ntry 1\n", two = "==> run\ntry 2\n";
   fs::create_directories(dir / "flaky");
+  std::ofstream(dir / "flaky.attempt-1.log") << one;
+  std::ofstream(dir / "flaky.attempt-2.log") << two;
+  fs::rename(logs / (id + ".log"), logs / "kept");
+  CHECK(sb.run({"logs", id, "flaky"}).out == out);
   fs::rename(dir / "flaky.attempt-1.log", dir / "flaky" / "attempt-1.log");
   fs::rename(dir / "flaky.attempt-2.log", dir / "flaky" / "attempt-2.log");
   CHECK(sb.run({"logs", id, "flaky"}).out == out);
+  fs::remove(dir / "flaky" / "attempt-2.log");
+  fs::rename(logs / "kept", logs / (id + ".log"));
+  CHECK(sb.run({"logs", id, "flaky"}).out == out);  // attempt 1 from its file, 2 from the run's log
+}
+
+TEST_CASE("logs: a run's log cut off in a record (killed during a write) is cut back on resume, and still reads") {
+  Sandbox sb;
+  sb.playbook(std::string(kHead) + R"Y(phases:
+  - id: p
+    steps:
+      - id: a
+        idempotent: true
+        run: echo alpha
+      - id: b
+        idempotent: true
+        run: |
+          echo "beta $(cat fixed 2>/dev/null || echo broken)"
+          test -f fixed
+)Y");
+  REQUIRE(sb.run({"run", sb.pb()}).code == 1);
+  std::string id = sb.status()["id"];
+  fs::path log = fs::path(sb.state()) / "logs" / (id + ".log");
+  std::string whole = slurp(log);
+  auto cut = whole.find("beta broken");
+  REQUIRE(cut != std::string::npos);
+  fs::resize_file(log, cut + 3);  // b's last record ends in the middle: "bet"
+  CHECK(sb.run({"logs", id, "a"}).out == "=== a attempt 1 ===\n==> run\nalpha\n");
+  CHECK(sb.run({"logs", id, "b"}).out.find("beta") == std::string::npos);  // the torn record is not shown
+  write(sb.dir / "fixed", "fixed");
+  REQUIRE(sb.run({"resume"}).code == 0);
+  CHECK(slurp(log).find("bet\x1e") == std::string::npos);  // the engine cut the torn record off first
+  CHECK(sb.run({"logs", id, "a"}).out == "=== a attempt 1 ===\n==> run\nalpha\n");
+  std::string b = sb.run({"logs", id, "b"}).out;
+  CHECK(b.find("=== b attempt 2 ===\n==> run\nbeta fixed\n") != std::string::npos);
 }
 
 TEST_CASE("crash safety: SIGKILL of the engine mid-step leaves no step process — resume does each effect once") {
@@ -771,9 +810,9 @@ TEST_CASE("a state database locked by another writer gets exit 4 and says so") {
   Result r = sb.run({"resume", "--rerun", "a"});
   CHECK(r.code == 4);
   CHECK(r.err.find("locked by another process") != std::string::npos);
-  // Not checked while the lock is held: `status` opens the store for writing (its schema
-  // migration runs in BEGIN IMMEDIATE), so it waits 5 s and exits 4 too (an engine limitation;
-  // this check used to run at about 5.5 s and passed only because the 6 s lock then ended).
+  // Readers do not wait for a writer: status, runs and logs open the state read-only.
+  CHECK(sb.run({"status"}).code == 0);
+  CHECK(sb.run({"runs"}).code == 0);
   write(sb.dir / "release", "");
   REQUIRE(sb.wait_for_file("hold.done"));
   CHECK(sb.read("hold.out").empty());  // the lock was held as intended: no error from sqlite3

@@ -24,8 +24,8 @@ Result run_once(const TempDir& tmp) {
                " --state-dir state run p.yaml");
 }
 
-// The one run directory under STATE/logs.
-fs::path run_logs(const fs::path& state) {
+// The one run's log under STATE/logs.
+fs::path run_log(const fs::path& state) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(state / "logs", ec)) return e.path();
   return {};
@@ -56,7 +56,7 @@ TEST_CASE("an existing state directory keeps its permissions — the state.db cr
 
 // The log files are created by the Builder (exec/builder.cc) through io::make_private_dirs and
 // io::open_private_file (engine/io/private_file.h).
-TEST_CASE("a run's logs are private: logs/ and logs/RUN 0700, each log file 0600, whatever the umask") {
+TEST_CASE("a run's logs are private: logs/ 0700, the run's log file 0600, whatever the umask") {
   for (bool existing : {false, true}) {
     CAPTURE(existing);
     TempDir tmp;
@@ -66,11 +66,11 @@ TEST_CASE("a run's logs are private: logs/ and logs/RUN 0700, each log file 0600
     }
     Result r = run_once(tmp);
     REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
-    fs::path state = tmp / "state", logs = run_logs(state);
-    REQUIRE(!logs.empty());
+    fs::path state = tmp / "state", log = run_log(state);
+    REQUIRE(!log.empty());
+    CHECK(log.extension() == ".log");
     CHECK(mode_of(state / "logs") == 0700);
-    CHECK(mode_of(logs) == 0700);
-    CHECK(slurp(logs / "say.attempt-1.log").find("token=abc123") != std::string::npos);
-    CHECK(mode_of(logs / "say.attempt-1.log") == 0600);
+    CHECK(slurp(log).find("token=abc123") != std::string::npos);
+    CHECK(mode_of(log) == 0600);
   }
 }

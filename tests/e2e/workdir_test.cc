@@ -131,8 +131,8 @@ TEST_CASE("a workdir removed after the engine's check, before the command starts
     }
   } reap{engine};
   REQUIRE(eventually([&] { return fs::exists(tmp / "ready"); }));
-  write(tmp / "hold.sh", "touch locked\ni=0\nuntil grep -qs '==> run' " + quote(state.string()) +
-                             "/logs/*/use.attempt-1.log || [ $i -ge 6000 ]; do i=$((i+1)); sleep 0.01; done\n"
+  write(tmp / "hold.sh", "touch locked\ni=0\nuntil grep -qs '\"step\":\"use\"' " + quote(state.string()) +
+                             "/logs/*.log || [ $i -ge 6000 ]; do i=$((i+1)); sleep 0.01; done\n"
                              "rm -rf " + quote(wd.string()) + "\n");
   write(tmp / "hold.sql", "BEGIN IMMEDIATE;\n.shell sh hold.sh\nROLLBACK;\n");
   shell("cd " + quote(tmp.path().string()) + " && { sqlite3 -bail " + quote((state / "state.db").string()) +
