@@ -29,7 +29,7 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
   std::string id;
   if (!run_id.empty()) {
     try {
-      auto store = state::RunStore::open(g.state_dir, false);
+      auto store = state::RunStore::open_for_reading(g.state_dir);
       auto run = run_id == "latest" ? store.latest_run() : store.find_run(run_id);
       if (!run) {
         std::cerr << "relengine: no run '" << run_id << "' in " << g.state_dir << "; `relengine runs` lists them\n";

@@ -160,7 +160,7 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
 
 int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) {
   try {
-    auto store = state::RunStore::open(g.state_dir, false);
+    auto store = state::RunStore::open_for_reading(g.state_dir);
     auto run = find_run(store, run_id);
     if (!run) return kStateProblem;
     auto steps = store.steps(run->id);
@@ -203,7 +203,7 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
       else std::cout << "no runs in " << g.state_dir << "\n";
       return kOk;
     }
-    auto store = state::RunStore::open(g.state_dir, false);
+    auto store = state::RunStore::open_for_reading(g.state_dir);
     auto runs = store.runs();
     if (as_json) {
       json arr = json::array();
@@ -224,7 +224,7 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
 
 int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step) {
   try {
-    auto store = state::RunStore::open(g.state_dir, false);
+    auto store = state::RunStore::open_for_reading(g.state_dir);
     auto run = find_run(store, run_id);
     if (!run) return kStateProblem;
     auto steps = store.steps(run->id);

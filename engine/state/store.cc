@@ -496,6 +496,12 @@ RunStore RunStore::open_read_only(const std::string& state_dir) {
   return RunStore(state_dir, db);
 }
 
+RunStore RunStore::open_for_reading(const std::string& state_dir) {
+  fs::path path = fs::path(state_dir) / "state.db";
+  if (fs::exists(path) && check_existing(path) < kSchemaVersion) return open(state_dir, false);
+  return open_read_only(state_dir);
+}
+
 bool lease_held_elsewhere(const RunRecord& run) {
   if (run.lease_pid == 0) return false;
   std::string me = host_name();

@@ -87,6 +87,9 @@ class RunStore {
   // Opens an existing STATE_DIR/state.db for reading only, creating no file and writing nothing
   // (a dry run): no migration (an older schema is refused with what to do), no WAL switch.
   static RunStore open_read_only(const std::string& state_dir);
+  // For the commands that only read (status, runs, logs, graph --run): read-only, so a writer's
+  // lock does not make them wait; a state of an older schema is migrated first (a normal open).
+  static RunStore open_for_reading(const std::string& state_dir);
 
   RunStore(RunStore&& other) noexcept;
   RunStore& operator=(RunStore&&) = delete;
