@@ -37,6 +37,11 @@ std::vector<UnitEdge> unit_edges(const model::Playbook& pb, std::vector<Unit>& u
       units.push_back({&st, &pb.phases[p], p, units.size()});
     }
   }
+  // An include entry's id stands for every step it brought.
+  std::unordered_map<std::string, std::vector<std::size_t>> group_index;
+  for (const auto& g : pb.includes)
+    for (const auto& id : g.steps)
+      if (auto it = step_index.find(id); it != step_index.end()) group_index[g.id].push_back(it->second);
   // Which steps does some other step of the same phase depend on? The rest are the
   // phase's sinks: every step of a phase leads to one, so needing a phase = needing its sinks.
   std::vector<bool> has_local_successor(units.size(), false);
@@ -50,9 +55,11 @@ std::vector<UnitEdge> unit_edges(const model::Playbook& pb, std::vector<Unit>& u
         continue;
       }
       for (const auto& need : st.needs) {
-        auto it = step_index.find(need.value);
-        if (it != step_index.end() && units[it->second].phase_index == p && it->second != ids[i])
-          has_local_successor[it->second] = has_local_predecessor[ids[i]] = true;
+        std::vector<std::size_t> targets;
+        if (auto it = step_index.find(need.value); it != step_index.end()) targets.push_back(it->second);
+        else if (auto g = group_index.find(need.value); g != group_index.end()) targets = g->second;
+        for (auto t : targets)
+          if (units[t].phase_index == p && t != ids[i]) has_local_successor[t] = has_local_predecessor[ids[i]] = true;
       }
     }
   }
@@ -84,6 +91,8 @@ std::vector<UnitEdge> unit_edges(const model::Playbook& pb, std::vector<Unit>& u
           edges.push_back({it->second, u, need.mark});
         } else if (auto ph_it = phase_index.find(need.value); ph_it != phase_index.end() && ph_it->second != p) {
           for (auto s : sinks(ph_it->second)) edges.push_back({s, u, need.mark});
+        } else if (auto g = group_index.find(need.value); g != group_index.end()) {
+          for (auto s : g->second) edges.push_back({s, u, need.mark});  // every step of the include
         }
       }
       if (!has_local_predecessor[u])
@@ -298,13 +307,25 @@ void StepGraph::report_for_each_order(const std::string& file, load::Diagnostics
   for (Vertex v = 0; v < size(); ++v) {
     const model::Step& st = *g_[v].step;
     if (!st.for_each || st.for_each->kind != model::Node::Kind::Scalar) continue;
-    auto t = expr::parse_template(st.for_each->scalar);
-    if (t.error) continue;  // reported by the loader
     std::vector<std::string> read;
-    for (const auto& part : t.tmpl.parts)
-      if (part.is_expr)
-        if (auto p = expr::parse(part.text); p.expr)
-          for (auto& id : expr::referenced_steps(*p.expr)) read.push_back(id.substr(0, id.find('[')));
+    auto collect = [&](const std::string& text, const model::IncludeScope* scope) {
+      auto parsed = expr::parse_template(text);
+      if (parsed.error) return;
+      for (const auto& part : parsed.tmpl.parts)
+        if (part.is_expr)
+          if (auto p = expr::parse(part.text); p.expr)
+            for (auto& id : expr::referenced_steps(*p.expr)) {
+              std::string base = id.substr(0, id.find('['));
+              if (scope)  // a library's step names its library's steps by their local ids
+                if (auto it = scope->locals.find(base); it != scope->locals.end()) base = it->second;
+              read.push_back(base);
+            }
+    };
+    collect(st.for_each->scalar, st.included.get());
+    // What a library's list reads through its inputs: the include entries' `with`, outwards.
+    for (const model::IncludeScope* inc = st.included.get(); inc; inc = inc->parent.get())
+      for (const auto& [k, v] : inc->with)
+        if (v.kind == model::Node::Kind::Scalar) collect(v.scalar, inc->parent.get());
     if (read.empty()) continue;
     // The steps v comes after: everything upstream of it.
     std::set<Vertex> upstream;
@@ -319,7 +340,7 @@ void StepGraph::report_for_each_order(const std::string& file, load::Diagnostics
     for (const auto& id : read) {
       auto u = find(id);
       if (!u || upstream.count(*u) || !reported.insert(id).second) continue;
-      diags.error(file, st.for_each->mark,
+      diags.error(st.included ? st.included->file : file, st.for_each->mark,
                   "for_each of step '" + st.id.value + "' reads step '" + id + "', which it does not run after: add '" +
                       id + "' to its needs (its list is computed when the step becomes ready)");
     }

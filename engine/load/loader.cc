@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -70,13 +71,27 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 
 namespace {
 
+namespace fs = std::filesystem;
 using model::Mark;
 using model::Text;
 
+struct Library {
+  std::string source;
+  std::vector<model::Input> inputs;
+  std::vector<model::Step> steps;                      // local ids; nested includes expanded
+  std::vector<model::Playbook::IncludeGroup> groups;   // its own include entries
+};
+
+std::optional<Library> load_library(const std::string& path, Diagnostics& diags, std::vector<std::string> chain,
+                                    std::string& why);
+
 class Builder {
  public:
-  Builder(const std::string& file, const std::string& source, Diagnostics& diags)
-      : file_(file), map_(source), diags_(diags) {}
+  // `chain`: the files being loaded, outermost first (this one last): an include of one of them is a cycle.
+  Builder(const std::string& file, const std::string& source, Diagnostics& diags, std::vector<std::string> chain = {})
+      : file_(file), source_(source), map_(source), diags_(diags), chain_(std::move(chain)) {
+    if (chain_.empty()) chain_.push_back(fs::path(file).lexically_normal().string());
+  }
 
   model::Playbook build(const YAML::Node& root) {
     model::Playbook pb;
@@ -88,12 +103,25 @@ class Builder {
     read_defaults(root["defaults"], pb.defaults);
     if (auto phases = root["phases"]; phases && phases.IsSequence())
       for (const auto& p : phases) pb.phases.push_back(read_phase(p));
+    pb.includes = groups_;
     return pb;
+  }
+
+  // A library's inputs and steps (its includes expanded).
+  void build_library(const YAML::Node& root, std::vector<model::Input>& inputs, std::vector<model::Step>& steps) {
+    model::Playbook holder;
+    read_inputs(root["inputs"], holder);
+    inputs = holder.inputs;
+    if (auto list = root["steps"]; list && list.IsSequence()) read_steps(list, steps);
   }
 
   void error(Mark m, std::string msg) { diags_.error(file_, m, std::move(msg)); }
   void warning(Mark m, std::string msg) { diags_.warning(file_, m, std::move(msg)); }
   const SourceMap& map() const { return map_; }
+  const std::string& file() const { return file_; }
+  const std::vector<model::Playbook::IncludeGroup>& groups() const { return groups_; }
+  // The include entries of this file (their `with` is checked in this file's scope).
+  const std::vector<std::shared_ptr<model::IncludeScope>>& includes() const { return includes_; }
 
  private:
   static YAML::Node key_node(const YAML::Node& map, const std::string& key) {
@@ -321,15 +349,127 @@ class Builder {
     if (steps && steps.IsSequence()) {
       if (steps.size() == 0 && ph.id.given)
         error(mark_of(steps), "phase '" + ph.id.value + "' has no steps");
-      for (const auto& s : steps) {
-        model::Step step = read_step(s);
-        step.phase = ph.id.value;
-        ph.steps.push_back(std::move(step));
-      }
+      read_steps(steps, ph.steps);
+      for (auto& step : ph.steps) step.phase = ph.id.value;
     } else if (steps && steps.IsNull() && ph.id.given) {
       error(mark_of(key_node(n, "steps")), "phase '" + ph.id.value + "' has no steps");
     }
     return ph;
+  }
+
+  // A list of steps, with its include entries expanded in place.
+  void read_steps(const YAML::Node& list, std::vector<model::Step>& out) {
+    for (const auto& s : list) {
+      if (s.IsMap() && s["include"]) expand_include(s, out);
+      else out.push_back(read_step(s));
+    }
+  }
+
+  // `- {id: I, include: FILE, with: {...}, needs: [...]}`: the library's steps, as I-LOCAL.
+  void expand_include(const YAML::Node& n, std::vector<model::Step>& out) {
+    static const std::set<std::string> keys = {"id", "include", "with", "needs"};
+    for (auto it = n.begin(); it != n.end(); ++it)
+      if (it->first.IsScalar() && !keys.count(it->first.Scalar()))
+        error(mark_of(it->first), "'" + it->first.Scalar() + "' does not apply to an include entry (it takes id, include, with and needs)");
+    Text id = text(n, "id");
+    Text file = text(n, "include");
+    bool needs_given = false;
+    std::vector<Text> needs = id_list(n, "needs", needs_given);
+    if (!file.given || file.value.empty()) return;  // reported by the schema
+    if (!id.given) {
+      error(file.mark, "an include entry needs an id: its steps are named ID-STEP");
+      return;
+    }
+    std::string path = (fs::path(file_).parent_path() / file.value).lexically_normal().string();
+    if (std::find(chain_.begin(), chain_.end(), path) != chain_.end()) {
+      std::string cycle;
+      for (const auto& c : chain_) cycle += c + " -> ";
+      error(file.mark, "include cycle: " + cycle + path);
+      return;
+    }
+    if (chain_.size() >= 8) {
+      error(file.mark, "includes nested more than 8 deep");
+      return;
+    }
+    std::vector<std::string> chain = chain_;
+    chain.push_back(path);
+    std::string why;
+    auto lib = load_library(path, diags_, chain, why);
+    if (!lib) {
+      if (!why.empty()) error(file.mark, why);
+      return;
+    }
+    auto scope = std::make_shared<model::IncludeScope>();
+    scope->id = id.value;
+    scope->mark = id.mark;
+    scope->file = path;
+    scope->source = lib->source;
+    scope->inputs = lib->inputs;
+    scope->with_file = file_;
+    scope->with_source = source_;
+    std::vector<std::string> names;
+    for (const auto& in : lib->inputs) names.push_back(in.name);
+    if (auto w = n["with"]; w && w.IsMap()) {
+      for (auto it = w.begin(); it != w.end(); ++it) {
+        std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
+        if (std::find(names.begin(), names.end(), k) == names.end()) {
+          std::string msg = "'" + k + "' is not an input of " + file.value;
+          if (auto best = closest(k, names); !best.empty()) msg += " (did you mean '" + best + "'?)";
+          else msg += names.empty() ? " (it has none)" : " (its inputs: " + join(names) + ")";
+          error(mark_of(it->first), msg);
+          continue;
+        }
+        scope->with.emplace_back(k, to_model_node(it->second));
+      }
+    }
+    for (const auto& in : lib->inputs) {
+      bool given = std::any_of(scope->with.begin(), scope->with.end(), [&](const auto& e) { return e.first == in.name; });
+      if (in.required && !in.default_value && !given)
+        error(id.mark, "include '" + id.value + "': " + file.value + " requires input '" + in.name + "': give it in with");
+    }
+    // The library's namespace (its steps, and its own include entries) is prefixed with ID-.
+    const std::string prefix = id.value + "-";
+    std::set<std::string> local;
+    for (const auto& st : lib->steps) local.insert(st.id.value);
+    for (const auto& g : lib->groups) local.insert(g.id);
+    std::set<model::IncludeScope*> nested;
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < lib->steps.size(); ++i) {
+      model::Step st = lib->steps[i];
+      std::string was = st.id.value;
+      st.id.value = prefix + was;
+      for (auto& need : st.needs)
+        if (local.count(need.value)) need.value = prefix + need.value;
+      if (!st.included) {
+        st.included = scope;
+        scope->locals[was] = st.id.value;
+      } else {
+        nested.insert(st.included.get());
+      }
+      if (i == 0 && !st.needs_given) {  // the library's first step waits for what the include entry says
+        st.needs_given = needs_given;
+        st.needs = needs;
+      }
+      ids.push_back(st.id.value);
+      out.push_back(std::move(st));
+    }
+    for (auto* inner : nested) {
+      for (auto& [k, v] : inner->locals) v = prefix + v;
+      if (!inner->parent) inner->parent = scope;
+    }
+    for (auto g : lib->groups) {
+      g.id = prefix + g.id;
+      for (auto& s : g.steps) s = prefix + s;
+      groups_.push_back(std::move(g));
+    }
+    groups_.push_back({id.value, ids, id.mark});
+    includes_.push_back(scope);
+  }
+
+  static std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
   }
 
   model::Step read_step(const YAML::Node& n) {
@@ -394,8 +534,12 @@ class Builder {
   }
 
   std::string file_;
+  std::string source_;
   SourceMap map_;
   Diagnostics& diags_;
+  std::vector<std::string> chain_;
+  std::vector<model::Playbook::IncludeGroup> groups_;
+  std::vector<std::shared_ptr<model::IncludeScope>> includes_;
 };
 
 // ---- Semantic checks over the built model ----
@@ -414,6 +558,12 @@ class Checker {
       check_phase_needs(ph);
       for (const auto& st : ph.steps) check_step(st);
     }
+    // The `with` of this file's include entries, in this file's scope (the library's own steps
+    // were checked in theirs when it was loaded).
+    expr::StaticScope scope = scope_;
+    scope.item = false;
+    for (const auto& inc : b_.includes())
+      for (const auto& [k, v] : inc->with) check_node(v, scope, false);
   }
 
  private:
@@ -437,6 +587,10 @@ class Checker {
         if (st.for_each) scope_.for_each_steps.insert(st.id.value);
         else scope_.steps.insert(st.id.value);
       }
+    for (const auto& g : pb_.includes) {  // `needs: [ID]` of an include entry: all its steps
+      claim(Text{g.id, g.mark, true}, "include");
+      step_ids_.insert(g.id);
+    }
   }
 
   static expr::StaticType static_type(const model::Node& n, const expr::StaticScope& scope) {
@@ -571,6 +725,7 @@ class Checker {
         b_.error(need.mark, msg);
       }
     }
+    if (st.included) return;  // its expressions were checked in its library's scope
     check_condition(st.if_expr, item);
     scope_.item = item;
     const expr::StaticScope& scope = scope_;
@@ -705,6 +860,63 @@ std::string validator_id() {
       std::string("relengine ") + RELENGINE_VERSION + " schema sha256:" + sha256_hex(kPlaybookSchema);
   return id;
 }
+
+namespace {
+
+// Parses, schema-checks and checks a library of steps; its problems go to `diags`, positioned in
+// it. nullopt when it has errors; `why` then says what to report at the include entry, if anything.
+std::optional<Library> load_library(const std::string& path, Diagnostics& diags, std::vector<std::string> chain,
+                                    std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    why = "cannot read the library " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  Library lib;
+  lib.source = buf.str();
+  std::size_t errors_before = diags.error_count();
+  if (!parses_within_budget(lib.source)) {
+    diags.error(path, {1, 1, 0}, "the YAML parser cannot make sense of this file (it does not terminate)");
+    return std::nullopt;
+  }
+  YAML::Node root;
+  try {
+    auto docs = YAML::LoadAll(lib.source);
+    if (docs.size() == 1) root = docs[0];
+  } catch (const YAML::Exception& e) {
+    model::Mark m;
+    if (!e.mark.is_null()) m.line = e.mark.line + 1, m.col = e.mark.column + 1;
+    diags.error(path, m, "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
+  if (!root.IsMap()) {
+    diags.error(path, {1, 1, 0}, "a library of steps is one YAML map with version, kind: steps, inputs and steps");
+    return std::nullopt;
+  }
+  if (root["phases"]) {
+    why = path + " is a playbook, not a library of steps (kind: steps): a playbook cannot be included";
+    return std::nullopt;
+  }
+  check_library_schema(root, path, diags);
+  Builder builder(path, lib.source, diags, chain);
+  builder.build_library(root, lib.inputs, lib.steps);
+  lib.groups = builder.groups();
+  // Its checks, as for a playbook of one phase: the library's inputs and steps are its scope.
+  model::Playbook as_playbook;
+  as_playbook.path = path;
+  as_playbook.source = lib.source;
+  as_playbook.inputs = lib.inputs;
+  as_playbook.phases.emplace_back();
+  as_playbook.phases.back().steps = lib.steps;
+  as_playbook.includes = lib.groups;
+  Checker(builder, as_playbook).run();
+  if (diags.error_count() > errors_before) return std::nullopt;
+  return lib;
+}
+
+}  // namespace
 
 LoadResult load_text(const std::string& path, const std::string& source, const LoadOptions& options) {
   LoadResult out;

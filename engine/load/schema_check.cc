@@ -400,4 +400,37 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
   }
 }
 
+void check_library_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags) {
+  static const std::vector<std::string> keys = {"version", "kind", "description", "inputs", "steps"};
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
+    if (std::find(keys.begin(), keys.end(), k) != keys.end()) continue;
+    std::string msg = "unknown key '" + k + "' in a library of steps";
+    if (auto best = closest(k, keys); !best.empty()) msg += " (did you mean '" + best + "'?)";
+    diags.error(file, mark_of(it->first), msg);
+  }
+  const YAML::Node kind = root["kind"];
+  if (!kind) diags.error(file, mark_of(root), "a library of steps says so: kind: steps");
+  else if (!kind.IsScalar() || kind.Scalar() != "steps")
+    diags.error(file, mark_of(kind), "'kind' of a library must be 'steps'");
+  const YAML::Node version = root["version"];
+  if (!version) diags.error(file, mark_of(root), "a library of steps needs 'version: 1'");
+  const YAML::Node steps = root["steps"];
+  if (!steps) {
+    diags.error(file, mark_of(root), "a library of steps needs 'steps'");
+    return;
+  }
+  // Its inputs and steps are checked as those of a playbook of one phase: the nodes are the
+  // library's own, so every message points into it.
+  YAML::Node phase(YAML::NodeType::Map);
+  phase["id"] = "library";
+  phase["steps"] = steps;
+  YAML::Node wrapper(YAML::NodeType::Map);
+  wrapper["version"] = version ? version : YAML::Node(1);
+  wrapper["name"] = "library";
+  if (root["inputs"]) wrapper["inputs"] = root["inputs"];
+  wrapper["phases"].push_back(phase);
+  check_schema(wrapper, file, diags);
+}
+
 }  // namespace relengine::load

@@ -14,5 +14,8 @@ namespace relengine::load {
 extern const char* const kPlaybookSchema;
 
 void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags);
+// A library of steps (kind: steps, included with `include:`): its keys, and its steps and inputs
+// against the playbook schema's definitions.
+void check_library_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags);
 
 }  // namespace relengine::load

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -96,6 +97,22 @@ struct Precondition {
 
 enum class ActionKind { None, Run, Uses, Manual };
 
+// Where the steps of a library (`include:`) come from, and what they may read: their `inputs` are
+// the include entry's `with` (rendered in the includer's scope), their `steps.LOCAL` the library's
+// own steps, whose ids in the playbook are ID-LOCAL.
+struct IncludeScope {
+  std::string id;                                   // the include entry's id
+  Mark mark;                                        // of the include entry
+  std::string file;                                 // the library, as positions name it
+  std::string source;                               // its bytes
+  std::vector<Input> inputs;                        // the library's declared inputs
+  std::vector<std::pair<std::string, Node>> with;   // the include entry's `with`
+  std::string with_file;                            // where `with` is written (the includer)
+  std::string with_source;
+  std::map<std::string, std::string> locals;        // local step id -> id in the playbook
+  std::shared_ptr<const IncludeScope> parent;       // the including library, for nested includes
+};
+
 struct Step {
   Text id;
   Text name;
@@ -123,6 +140,7 @@ struct Step {
   bool irreversible = false;
   bool continue_on_error = false;
   std::optional<Node> for_each;  // a literal list, or a scalar holding an expression
+  std::shared_ptr<IncludeScope> included;  // set for the steps of a library
 };
 
 struct Phase {
@@ -153,6 +171,14 @@ struct Playbook {
   std::vector<Var> vars;
   Defaults defaults;
   std::vector<Phase> phases;
+  // The include entries of the phases: `needs: [ID]` means all the steps an include brought.
+  struct IncludeGroup {
+    std::string id;
+    std::vector<std::string> steps;
+    Mark mark;
+  };
+  std::vector<IncludeGroup> includes;
+  bool has_includes() const { return !includes.empty(); }
 
   const Input* find_input(const std::string& name) const {
     for (const auto& i : inputs)

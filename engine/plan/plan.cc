@@ -20,6 +20,63 @@ Expansions parse_expansions(const std::map<std::string, std::string>& recorded) 
   return out;
 }
 
+namespace {
+
+// The scope a step's own fields render in. A playbook's step: the playbook's inputs, vars and
+// steps. A library's step: its include entry's `with` as `inputs` (over the library's defaults),
+// no vars, and its library's steps by their local ids; the `with` itself renders in the
+// includer's scope (the playbook's, or the including library's).
+struct StepScope {
+  std::map<std::string, expr::Value> inputs;
+  std::map<std::string, expr::Value> vars;
+  expr::Scope scope;
+  // A `with` value that cannot be rendered: where, and why.
+  std::optional<expr::RenderError> error;
+  const model::IncludeScope* error_in = nullptr;
+  model::Mark error_mark;
+
+  StepScope() = default;
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+  void make(const expr::Scope& top, const model::IncludeScope* inc) {
+    scope = top;
+    if (!inc) return;
+    StepScope parent;
+    parent.make(top, inc->parent.get());
+    if (parent.error) {
+      error = parent.error, error_in = parent.error_in, error_mark = parent.error_mark;
+      return;
+    }
+    for (const auto& in : inc->inputs)
+      inputs[in.name] = in.default_value ? expr::from_node(*in.default_value)
+                        : in.type == model::InputType::Bool ? expr::Value(false)
+                        : in.type == model::InputType::Int ? expr::Value(0)
+                                                           : expr::Value(std::string());
+    for (const auto& [k, v] : inc->with) {
+      auto r = expr::render_node(v, parent.scope, expr::RenderMode::Plain);
+      if (r.error) {
+        error = r.error, error_in = inc, error_mark = v.mark;
+        return;
+      }
+      inputs[k] = std::move(r.value);
+    }
+    scope.inputs = &inputs;
+    scope.vars = &vars;
+    if (top.steps) {
+      auto steps = top.steps;
+      std::map<std::string, std::string> locals = inc->locals;
+      scope.steps = [steps, locals](const std::string& id, const std::string& field, const std::string& key) {
+        std::string base = id.substr(0, id.find('['));
+        auto it = locals.find(base);
+        return steps(it == locals.end() ? id : it->second + id.substr(base.size()), field, key);
+      };
+    }
+  }
+};
+
+}  // namespace
+
 Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, load::Diagnostics& diags,
                  const Expansions* recorded) {
   Prepared p;
@@ -33,7 +90,10 @@ Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, l
   scope.vars = &p.vars;
   scope.env = load::process_env;
   p.graph = graph::StepGraph::expanded(pb, [&](const model::Step& st) -> std::optional<std::vector<expr::Value>> {
-    auto r = expr::render_node(*st.for_each, scope, expr::RenderMode::Plain);
+    StepScope step_scope;
+    step_scope.make(scope, st.included.get());
+    if (step_scope.error) return std::nullopt;  // reported when the step renders
+    auto r = expr::render_node(*st.for_each, step_scope.scope, expr::RenderMode::Plain);
     // A list known only at run time (it reads a step's output): the items the run recorded when it
     // expanded it, or not known yet (ID[*]).
     auto at_run_time = [&]() -> std::optional<std::vector<expr::Value>> {
@@ -42,10 +102,11 @@ Prepared prepare(const model::Playbook& pb, const load::InputSources& sources, l
       return std::nullopt;
     };
     if (r.error || !r.value.is_list()) {
+      const std::string& file = st.included ? st.included->file : pb.path;
       if (r.error && !sources.lenient)
-        diags.error(pb.path, st.for_each->mark, "for_each of step '" + st.id.value + "': " + r.error->message);
+        diags.error(file, st.for_each->mark, "for_each of step '" + st.id.value + "': " + r.error->message);
       else if (!r.error && !r.value.is_unknown() && !sources.lenient)
-        diags.error(pb.path, st.for_each->mark,
+        diags.error(file, st.for_each->mark,
                     "for_each of step '" + st.id.value + "' is a " + expr::type_name(r.value) + ", not a list");
       return r.error ? std::nullopt : at_run_time();
     }
@@ -64,15 +125,17 @@ struct Renderer {
   load::Diagnostics& diags;
   const std::string& step_id;
   expr::Scope scope;
+  const std::string* file = &pb.path;      // where the texts it renders are written
+  const std::string* source = &pb.source;
 
   bool unsafe = false;  // the injection guard refused a value
 
   void report(const model::Text& where, const expr::RenderError& err) {
     if (err.injection) unsafe = true;
-    load::SourceMap map(pb.source);
+    load::SourceMap map(*source);
     std::string msg = "step '" + step_id + "': " + err.message;
     if (!err.injection && err.expression.find("${{") == 0) msg = "step '" + step_id + "': in " + err.expression + ": " + err.message;
-    diags.error(pb.path, map.locate(where, err.offset), msg);
+    diags.error(*file, map.locate(where, err.offset), msg);
   }
 
   std::optional<expr::Value> text(const model::Text& t, expr::RenderMode mode) {
@@ -140,18 +203,32 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   for (auto d : prep.graph.dependencies(v)) out.needs.push_back(prep.graph.node(d).id);
 
   expr::Value unknown_item = expr::Unknown{"item"};
-  Renderer r{ctx, pb, diags, node.id, {}};
-  r.scope.inputs = &prep.inputs.values;
-  r.scope.vars = &prep.vars;
-  r.scope.steps = ctx.steps;
-  r.scope.env = load::process_env;
-  r.scope.run_id = ctx.run_id;
-  if (node.item) r.scope.item = &*node.item;
-  else if (node.unexpanded) r.scope.item = &unknown_item;
+  // `top`: the playbook's scope, for what the playbook writes (its defaults, a phase's `if`);
+  // `r`: the step's own, for what the step writes (a library's step: its library's scope).
+  Renderer top{ctx, pb, diags, node.id, {}};
+  top.scope.inputs = &prep.inputs.values;
+  top.scope.vars = &prep.vars;
+  top.scope.steps = ctx.steps;
+  top.scope.env = load::process_env;
+  top.scope.run_id = ctx.run_id;
+  if (node.item) top.scope.item = &*node.item;
+  else if (node.unexpanded) top.scope.item = &unknown_item;
+  StepScope step_scope;
+  step_scope.make(top.scope, st.included.get());
+  Renderer r{ctx, pb, diags, node.id, step_scope.scope};
+  if (st.included) r.file = &st.included->file, r.source = &st.included->source;
 
   const std::size_t errors_before = diags.error_count();
+  if (step_scope.error) {  // a `with` of its include cannot be rendered: positioned where it is written
+    const model::IncludeScope* at = step_scope.error_in;
+    load::SourceMap map(at->with_source);
+    diags.error(at->with_file, map.locate(model::Text{"", step_scope.error_mark, true}, 0),
+                "step '" + node.id + "': in the with of include '" + at->id + "': " + step_scope.error->message);
+    out.render_failed = true;
+    return out;
+  }
   bool failed = false;
-  std::optional<bool> phase_ok = r.condition(node.phase->if_expr, failed);
+  std::optional<bool> phase_ok = top.condition(node.phase->if_expr, failed);
   std::optional<bool> step_ok = r.condition(st.if_expr, failed);
   if (phase_ok == false) {
     out.condition = false;
@@ -178,8 +255,8 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
 
   out.action.kind = st.action;
   out.shell = st.shell.given ? st.shell.value : pb.defaults.shell.given ? pb.defaults.shell.value : "bash";
-  const model::Text& wd = st.workdir.given ? st.workdir : pb.defaults.workdir;
-  if (auto w = r.text(wd, expr::RenderMode::Plain)) out.workdir = resolve_workdir(pb, expr::to_string(*w));
+  auto w = st.workdir.given ? r.text(st.workdir, expr::RenderMode::Plain) : top.text(pb.defaults.workdir, expr::RenderMode::Plain);
+  if (w) out.workdir = resolve_workdir(pb, expr::to_string(*w));
   switch (st.action) {
     case model::ActionKind::Run:
       if (auto s = r.text(st.run, expr::RenderMode::Shell)) out.action.script = expr::to_string(*s);
@@ -191,7 +268,7 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
       out.action.uses = st.uses.value;
       if (st.with) {
         auto w = expr::render_node(*st.with, r.scope, expr::RenderMode::Plain);
-        if (w.error) diags.error(pb.path, st.with->mark, "step '" + node.id + "': " + w.error->message);
+        if (w.error) diags.error(*r.file, st.with->mark, "step '" + node.id + "': " + w.error->message);
         else out.action.with = std::move(w.value);
       }
       out.irreversible = irreversible(prep, st, r.scope.item, &out.action.with);
@@ -210,16 +287,17 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
     auto msg = r.text(pre.message, expr::RenderMode::Plain);
     out.preconditions.emplace_back(shell_text(pre.run), msg ? expr::to_string(*msg) : std::string());
   }
-  auto add_env = [&](const std::vector<std::pair<std::string, model::Text>>& vars) {
+  auto add_env = [&](Renderer& in, const std::vector<std::pair<std::string, model::Text>>& vars) {
     for (const auto& [k, t] : vars)
-      if (auto v = r.text(t, expr::RenderMode::Plain)) out.env.emplace_back(k, expr::to_string(*v));
+      if (auto v = in.text(t, expr::RenderMode::Plain)) out.env.emplace_back(k, expr::to_string(*v));
   };
-  add_env(pb.defaults.env);
-  add_env(st.env);
+  add_env(top, pb.defaults.env);
+  add_env(r, st.env);
+  if (top.unsafe) r.unsafe = true;
   out.timeout = st.timeout.value_or(pb.defaults.timeout.value_or(std::chrono::milliseconds(0)));
   out.retry = st.retry.value_or(pb.defaults.retry.value_or(model::Retry{}));
   out.render_failed = diags.error_count() > errors_before;
-  out.render_unsafe = r.unsafe;
+  out.render_unsafe = r.unsafe || top.unsafe;
   return out;
 }
 
@@ -232,14 +310,17 @@ bool irreversible(const Prepared& prep, const model::Step& st, const expr::Value
     return remote && pushes(*remote);
   }
   if (!st.with) return false;
-  expr::Scope scope;
-  scope.inputs = &prep.inputs.values;
-  scope.vars = &prep.vars;
-  scope.env = load::process_env;
-  scope.item = item;
+  expr::Scope top;
+  top.inputs = &prep.inputs.values;
+  top.vars = &prep.vars;
+  top.env = load::process_env;
+  top.item = item;
+  StepScope step_scope;
+  step_scope.make(top, st.included.get());
+  if (step_scope.error) return true;  // what cannot be rendered yet may push
   for (const auto& [k, v] : st.with->entries) {
     if (k != "remote") continue;
-    auto r = expr::render_node(v, scope, expr::RenderMode::Plain);
+    auto r = expr::render_node(v, step_scope.scope, expr::RenderMode::Plain);
     return r.error || pushes(r.value);  // what cannot be rendered yet may push
   }
   return false;
@@ -258,10 +339,13 @@ std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx,
   scope.env = load::process_env;
   scope.run_id = ctx.run_id;
   auto fail = [&](const std::string& msg) -> std::optional<std::vector<expr::Value>> {
-    diags.error(pb.path, st.for_each->mark, "step '" + node.id + "': for_each: " + msg);
+    diags.error(st.included ? st.included->file : pb.path, st.for_each->mark, "step '" + node.id + "': for_each: " + msg);
     return std::nullopt;
   };
-  auto r = expr::render_node(*st.for_each, scope, expr::RenderMode::Plain);
+  StepScope step_scope;
+  step_scope.make(scope, st.included.get());
+  if (step_scope.error) return fail("in the with of include '" + step_scope.error_in->id + "': " + step_scope.error->message);
+  auto r = expr::render_node(*st.for_each, step_scope.scope, expr::RenderMode::Plain);
   if (r.error) return fail((r.error->expression.empty() ? "" : "in " + r.error->expression + ": ") + r.error->message);
   if (r.value.is_unknown() || expr::contains_unknown(r.value)) return fail("its list is still not known");
   if (!r.value.is_list()) return fail("gave a " + std::string(expr::type_name(r.value)) + ", not a list: " + expr::to_string(r.value));
