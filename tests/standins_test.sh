@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Tests of the go and gh stand-ins (scripts/standins): every emulated command, the failure
-# cases, the exact bytes of go.mod edits, and the loud failure of anything not emulated.
+# Tests of the go, gh and helm stand-ins and of the protect-main hook (scripts/standins): every
+# emulated command, the failure cases, the exact bytes of go.mod and Chart.lock edits, and the
+# loud failure of anything not emulated.
 # Usage: tests/standins_test.sh [STANDINS_DIR]. Prints one line per check; exits 1 at the first
 # failure. Needs bash and git only (no network, no jq, no real go or gh).
 set -euo pipefail
 
 S=${1:-$(cd "$(dirname "$0")/../scripts/standins" && pwd)}
 S=$(cd "$S" && pwd)
-GO=$S/go GH=$S/gh
+GO=$S/go GH=$S/gh HELM=$S/helm
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/standins-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # A clean environment: no login, no log, no GitHub Actions, git without the user's config.
 unset GH_TOKEN GITHUB_TOKEN GH_REPO CI GITHUB_ACTIONS GH_STANDIN_AUTOMERGE GH_STANDIN_USER \
-  GH_STANDIN_STATE GH_STANDIN_REMOTE GO_STANDIN_PROXY STANDIN_LOG_DIR GOTOOLCHAIN GOWORK \
+  GH_STANDIN_STATE GH_STANDIN_REMOTE GH_STANDIN_MERGING GO_STANDIN_PROXY HELM_STANDIN_REGISTRY STANDIN_LOG_DIR GOTOOLCHAIN GOWORK \
   GO111MODULE GOFLAGS GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL \
   GIT_AUTHOR_DATE GIT_COMMITTER_DATE
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$tmp/gitconfig
@@ -506,13 +507,36 @@ check "gh pr merge --squash --delete-branch on the PR's branch" 0 "" "" "$GH" pr
 check "...switched to main, pulled, deleted the local branch" 0 "main $(main_sha)" "" \
   sh -c 'printf "%s %s\n" "$(git symbolic-ref --short HEAD)" "$(git rev-parse HEAD)"; ! git rev-parse -q --verify refs/heads/local-del'
 
-# GH_STANDIN_AUTOMERGE: the demo's quick reviewers.
+# A protected main, as the sandbox's and the replays' remote have it (protect-main as its
+# pre-receive hook): a direct push to main is refused as GitHub refuses it; branches and tags
+# are pushed directly; the gh stand-in's merges (and a reviewer playing GitHub) get through.
+cp "$S/protect-main" "$remote/hooks/pre-receive"
+git pull -q --ff-only upstream main
+protected_before=$(main_sha)
+echo "direct" >>VERSION
+git commit -qam "straight to main"
+check "a direct push to the protected main is refused with GitHub's message" 1 "" \
+  "remote: error: GH006: Protected branch update failed for refs/heads/main.*"$'\n'"remote: error: Changes must be made through a pull request.*"$'\n'" ! \\[remote rejected\\] main -> main (pre-receive hook declined)"$'\n'"error: failed to push some refs to *" \
+  git push -q upstream main
+truth "...main did not move" test "$(main_sha)" = "$protected_before"
+check "deleting the protected main is refused too" 1 "" "remote: error: GH006: Protected branch update failed for refs/heads/main."* \
+  git push -q upstream :main
+check "other branches are pushed directly" 0 "" "" git push -q upstream HEAD:refs/heads/straight
+check "tags are pushed directly" 0 "" "" sh -c "git tag protected-test && git push -q upstream protected-test"
+check "GH_STANDIN_MERGING=1 (a push playing GitHub's merge) gets through" 0 "" "" env GH_STANDIN_MERGING=1 git push -q upstream main
+truth "...main moved" test "$(main_sha)" = "$(git rev-parse HEAD)"
+new_branch protected-pr p2.txt "through a pull request"
+"$GH" pr create --head protected-pr --title "Protected" --body x >/dev/null
+check "gh pr merge merges into the protected main" 0 "" "" "$GH" pr merge protected-pr --merge
+check "...main holds the PR" 0 "Merge pull request #7 from confidential-containers/protected-pr" "" git --git-dir="$remote" log -1 --format=%s main
+
+# GH_STANDIN_AUTOMERGE: the demo's quick reviewers (the main stays protected).
 git pull -q --ff-only upstream main
 new_branch quick q.txt "quick"
-check "GH_STANDIN_AUTOMERGE=rebase merges at creation" 0 "$U/pull/7" "" env GH_STANDIN_AUTOMERGE=rebase "$GH" pr create --head quick --title Quick --body x
+check "GH_STANDIN_AUTOMERGE=rebase merges at creation" 0 "$U/pull/8" "" env GH_STANDIN_AUTOMERGE=rebase "$GH" pr create --head quick --title Quick --body x
 check "...state MERGED, on main" 0 "MERGED" "" "$GH" pr view quick --json state --jq .state
-check "gh pr list --state all --jq '.[] | .number' (newest first)" 0 "7"$'\n'"6"$'\n'"5"$'\n'"4"$'\n'"3"$'\n'"2"$'\n'"1" "" "$GH" pr list --state all --json number --jq '.[] | .number'
-check "gh pr list --state all --jq length" 0 "7" "" "$GH" pr list --state all --json number --jq length
+check "gh pr list --state all --jq '.[] | .number' (newest first)" 0 "8"$'\n'"7"$'\n'"6"$'\n'"5"$'\n'"4"$'\n'"3"$'\n'"2"$'\n'"1" "" "$GH" pr list --state all --json number --jq '.[] | .number'
+check "gh pr list --state all --jq length" 0 "8" "" "$GH" pr list --state all --json number --jq length
 check "--jq .[].FIELD on an array, objects print compact" 0 '{"oid":"'"$(main_sha)"'"}' "" "$GH" pr list --state merged --limit 1 --json mergeCommit --jq '.[].mergeCommit'
 check "--jq .FIELD on an array fails like gojq" 1 "" "expected an object but got: array*" "$GH" pr list --json number --jq .number
 check "--jq outside the subset is refused" 2 "" "gh pr list --json number --jq .[] | select(.number > 1): not emulated by the relengine stand-in" "$GH" pr list --json number --jq '.[] | select(.number > 1)'
@@ -530,5 +554,135 @@ STANDIN_LOG_DIR=$tmp/logs "$GH" pr view 1 --json number -q .number >/dev/null
 STANDIN_LOG_DIR=$tmp/logs "$GH" --version >/dev/null
 check "STANDIN_LOG_DIR: one line per gh call" 0 "gh pr view 1 --json number -q .number"$'\n'"gh --version" "" cat "$tmp/logs/gh.log"
 truth "the state directory is in the documented format" test -f "$GH_STANDIN_STATE/pulls/1/headRefName" -a -f "$GH_STANDIN_STATE/releases/v0.8.0/targetCommitish"
+
+# ============================================================================================
+# helm
+
+cd "$tmp/nomod"
+check "helm version (v4.0.4, the tools.helm of versions.yaml)" 0 \
+  'version.BuildInfo{Version:"v4.0.4", GitCommit:"8650e1dad9e6ae38b41f60b712af9218a0d8cc11", GitTreeState:"clean", GoVersion:"go1.25.5", KubeClientVersion:"v1.34"}' "" "$HELM" version
+check "helm version --short" 0 "v4.0.4+g8650e1d" "" "$HELM" version --short
+
+# The peer pods charts as they are at v0.22.0's start: an umbrella chart with the kata-deploy
+# chart from an OCI registry and two subcharts of the tree (file://, aliased, with conditions).
+charts=$tmp/helm/src
+umbrella=$charts/cloud-api-adaptor/install/charts/peerpods
+mkdir -p "$umbrella/providers" "$charts/peerpod-ctrl/chart" "$charts/webhook/chart"
+umbrella_yaml() {  # umbrella_yaml KATA_DEPLOY SUBCHART_VERSION
+  cat <<EOF
+apiVersion: v2
+name: peerpods
+description: Cloud API Adaptor (Peerpods) Helm Chart
+type: application
+version: 0.3.1
+appVersion: "v0.21.1"
+
+keywords:
+  - confidential-containers
+  - peer-pods
+
+maintainers:
+  - name: Confidential Containers Community
+    url: https://github.com/confidential-containers
+
+dependencies:
+  - name: kata-deploy
+    version: "$1"
+    repository: "oci://ghcr.io/kata-containers/kata-deploy-charts"
+    condition: kata-deploy.enabled
+  - name: peerpodctrl
+    version: "$2"
+    repository: "file://../../../../peerpod-ctrl/chart"
+    alias: resourceCtrl
+    condition: resourceCtrl.enabled
+  - name: peerpods-webhook
+    version: "$2"
+    repository: "file://../../../../webhook/chart"
+    alias: webhook
+    condition: webhook.enabled
+EOF
+}
+subchart_yaml() {  # subchart_yaml NAME VERSION
+  printf 'apiVersion: v2\nname: %s\ndescription: a subchart\ntype: application\nversion: %s\nappVersion: "v0.21.1"\n\nkeywords:\n  - peerpods\n' "$1" "$2"
+}
+umbrella_yaml 4.0.0 0.3.1 >"$umbrella/Chart.yaml"
+subchart_yaml peerpodctrl 0.3.1 >"$charts/peerpod-ctrl/chart/Chart.yaml"
+subchart_yaml peerpods-webhook 0.3.1 >"$charts/webhook/chart/Chart.yaml"
+printf '# oci charts the registry has\noci://ghcr.io/kata-containers/kata-deploy-charts/kata-deploy 3.31.0\noci://ghcr.io/kata-containers/kata-deploy-charts/kata-deploy 4.0.0 sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n' >"$tmp/registry"
+export HELM_STANDIN_REGISTRY=$tmp/registry
+cd "$tmp/helm"
+check "helm dependency update CHART_DIR (as helm prints it)" 0 \
+  "Saving 3 charts"$'\n'"Downloading kata-deploy from repo oci://ghcr.io/kata-containers/kata-deploy-charts"$'\n'"Deleting outdated charts" \
+  "Pulled: ghcr.io/kata-containers/kata-deploy-charts/kata-deploy:4.0.0"$'\n'"Digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
+  "$HELM" dependency update src/cloud-api-adaptor/install/charts/peerpods/
+# The maintainers' Chart.lock of 6a8a61a9 (v0.22.0), digest included: helm's digest is the
+# SHA-256 of the JSON of the requested and the locked dependencies, so it is reproducible.
+cat >"$tmp/want" <<'EOF'
+dependencies:
+- name: kata-deploy
+  repository: oci://ghcr.io/kata-containers/kata-deploy-charts
+  version: 4.0.0
+- name: peerpodctrl
+  repository: file://../../../../peerpod-ctrl/chart
+  version: 0.3.1
+- name: peerpods-webhook
+  repository: file://../../../../webhook/chart
+  version: 0.3.1
+digest: sha256:21f90168320c110da2a761d9091b80a6c3c2647ec1743073651eccaf811afe19
+EOF
+head -n 11 "$umbrella/Chart.lock" >"$tmp/got"
+same_file "Chart.lock as helm writes it (the real digest of 6a8a61a9)" "$tmp/got" "$tmp/want"
+check "...and the time it was generated, as Go marshals time.Now()" 0 \
+  "generated: \"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]*\"" "" tail -n 1 "$umbrella/Chart.lock"
+check "...the charts saved in charts/" 0 "kata-deploy-4.0.0.tgz"$'\n'"peerpodctrl-0.3.1.tgz"$'\n'"peerpods-webhook-0.3.1.tgz" "" ls "$umbrella/charts"
+check "...a subchart's archive holds the chart under its name" 0 "peerpodctrl/Chart.yaml" "" \
+  sh -c "tar -tzf '$umbrella/charts/peerpodctrl-0.3.1.tgz' | grep -x 'peerpodctrl/Chart.yaml'"
+cp "$umbrella/Chart.lock" "$tmp/lock.1"
+check "helm dep up with nothing changed" 0 "Saving 3 charts"* "Pulled: *" "$HELM" dep up "$umbrella"
+same_file "...leaves Chart.lock alone (same digest: not rewritten, generated kept)" "$umbrella/Chart.lock" "$tmp/lock.1"
+
+# The chart version bump of 60be2d48: every chart 0.4.0, the umbrella's dependencies with them.
+umbrella_yaml 4.0.0 0.4.0 >"$umbrella/Chart.yaml"
+subchart_yaml peerpodctrl 0.4.0 >"$charts/peerpod-ctrl/chart/Chart.yaml"
+check "a subchart whose version no longer satisfies the dependency fails like helm" 1 "" \
+  "Error: can't get a valid version for 1 subchart(s): \"peerpods-webhook\" (repository \"file://../../../../webhook/chart\", version \"0.4.0\"). Make sure a matching chart version exists in the repo, or change the version constraint in Chart.yaml" \
+  "$HELM" dependencies update "$umbrella"
+same_file "...Chart.lock untouched" "$umbrella/Chart.lock" "$tmp/lock.1"
+subchart_yaml peerpods-webhook 0.4.0 >"$charts/webhook/chart/Chart.yaml"
+check "helm dependency update after the bump" 0 "Saving 3 charts"* "Pulled: *" "$HELM" dependency update "$umbrella"
+check "...the lock has the maintainers' digest of 60be2d48" 0 "digest: sha256:69f57756cd2a199174cc3f63022e88a05e3015648f4b605184ec6f0ed7896324" "" \
+  grep '^digest:' "$umbrella/Chart.lock"
+check "...outdated charts deleted" 0 "kata-deploy-4.0.0.tgz"$'\n'"peerpodctrl-0.4.0.tgz"$'\n'"peerpods-webhook-0.4.0.tgz" "" ls "$umbrella/charts"
+
+umbrella_yaml 9.9.9 0.4.0 >"$umbrella/Chart.yaml"
+cp "$umbrella/Chart.lock" "$tmp/lock.2"
+check "a kata-deploy version the registry does not have" 1 \
+  "Saving 3 charts"$'\n'"Downloading kata-deploy from repo oci://ghcr.io/kata-containers/kata-deploy-charts"$'\n'"Save error occurred:  could not download oci://ghcr.io/kata-containers/kata-deploy-charts/kata-deploy: ghcr.io/kata-containers/kata-deploy-charts/kata-deploy:9.9.9: not found" \
+  "Error: could not download oci://ghcr.io/kata-containers/kata-deploy-charts/kata-deploy: ghcr.io/kata-containers/kata-deploy-charts/kata-deploy:9.9.9: not found" \
+  "$HELM" dependency update "$umbrella"
+same_file "...Chart.lock untouched" "$umbrella/Chart.lock" "$tmp/lock.2"
+truth "...no temporary charts directory left" test -z "$(find "$umbrella" -maxdepth 1 -name 'tmpcharts-*')"
+umbrella_yaml 0.0.0-dev 0.4.0 >"$umbrella/Chart.yaml"
+check "the development version 0.0.0-dev is not in a registry either" 1 "Saving 3 charts"* "Error: could not download *kata-deploy:0.0.0-dev: not found" \
+  "$HELM" dependency update "$umbrella"
+
+check "a directory without Chart.yaml" 1 "" "Error: Chart.yaml file is missing" "$HELM" dependency update "$charts"
+check "a chart that does not exist" 1 "" "Error: could not find nope: stat nope: no such file or directory" "$HELM" dependency update nope
+printf 'apiVersion: v2\nname: bad\nversion: 1.x\n' >"$tmp/helm/bad.yaml"
+mkdir -p "$tmp/helm/bad" && mv "$tmp/helm/bad.yaml" "$tmp/helm/bad/Chart.yaml"
+check "an invalid chart version fails helm's validation" 1 "" 'Error: validation: chart.metadata.version "1.x" is invalid' "$HELM" dependency update bad
+mkdir -p "$tmp/helm/nodeps" && subchart_yaml lonely 1.0.0 >"$tmp/helm/nodeps/Chart.yaml"
+check "a chart without dependencies: nothing to do, no lock" 0 "" "" "$HELM" dependency update nodeps
+truth "...no Chart.lock" test ! -e "$tmp/helm/nodeps/Chart.lock"
+mkdir -p "$tmp/helm/range" && printf 'apiVersion: v2\nname: range\nversion: 1.0.0\ndependencies:\n  - name: kata-deploy\n    version: ">=4.0.0"\n    repository: oci://ghcr.io/kata-containers/kata-deploy-charts\n' >"$tmp/helm/range/Chart.yaml"
+check "a version range needs the registry's tags: not emulated" 2 "" "helm dependency update range: not emulated by the relengine stand-in (the version constraint '>=4.0.0')" \
+  "$HELM" dependency update range
+for args in "install peerpods $umbrella" "dependency build $umbrella" "dependency update --skip-refresh $umbrella" "registry login ghcr.io" "package $umbrella" "pull oci://ghcr.io/kata-containers/kata-deploy-charts/kata-deploy" "version --template {{.Version}}"; do
+  # shellcheck disable=SC2086  # split on purpose
+  check "helm $args: not emulated" 2 "" "helm $args: not emulated by the relengine stand-in" "$HELM" $args
+done
+rm -f "$tmp/logs/helm.log"
+(cd "$tmp/nomod" && STANDIN_LOG_DIR=$tmp/logs "$HELM" version --short >/dev/null)
+check "STANDIN_LOG_DIR: one line per helm call" 0 "$tmp/nomod: helm version --short" "" cat "$tmp/logs/helm.log"
 
 printf '%s passed, 0 failed\n' "$passed"
