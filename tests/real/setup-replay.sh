@@ -2,10 +2,13 @@
 # Sets up a replay of a real cloud-api-adaptor release: DIR/real.git (the real repository of
 # ../shared/fixtures/real, read-only to the replay), DIR/remote.git (github.com's copy, its main
 # at BASE: where the release manager stood), DIR/cloud-api-adaptor (the release manager's clone,
-# remote `upstream` with GitHub's URL, rewritten to remote.git by git's insteadOf), and the go and
-# gh stand-ins of scripts/standins in DIR/bin (gh never merges by itself: the test is the reviewer).
+# remote `upstream` with GitHub's URL, rewritten to remote.git by git's insteadOf), and the go, gh
+# and helm stand-ins of scripts/standins in DIR/bin (gh never merges by itself: the test is the
+# reviewer). remote.git's main is protected as on GitHub (scripts/standins/protect-main): a direct
+# push to it is refused; the reviewer merges with GH_STANDIN_MERGING=1.
 # Usage: tests/real/setup-replay.sh TARBALL BASE DIR PROXY_LINE...
-#   PROXY_LINE: "MODULE@QUERY VERSION" lines for the go stand-in's module proxy.
+#   PROXY_LINE: "MODULE@QUERY VERSION" lines for the go stand-in's module proxy, or
+#   "oci://REGISTRY/PATH/NAME VERSION" lines for the helm stand-in's registry.
 set -euo pipefail
 [ $# -ge 3 ] || { echo "usage: setup-replay.sh TARBALL BASE DIR [PROXY_LINE...]" >&2; exit 2; }
 tarball=$1 base=$2 dir=$3
@@ -28,6 +31,7 @@ rmdir "$dir/unpack"
 # cannot push into an empty one), its main moved back to where the release began.
 cp -a "$dir/real.git" "$dir/remote.git"
 git -C "$dir/remote.git" update-ref refs/heads/main "$(git -C "$dir/real.git" rev-parse "$base^{commit}")"
+cp "$standins/protect-main" "$dir/remote.git/hooks/pre-receive"
 
 git -c "url.$dir/remote.git.insteadOf=$github_url" clone -q -o upstream "$github_url" "$dir/cloud-api-adaptor"
 repo=$dir/cloud-api-adaptor
@@ -39,7 +43,15 @@ git -C "$repo" config tag.gpgsign false
 
 cp "$standins/go" "$dir/bin/go.standin"
 cp "$standins/gh" "$dir/bin/gh.standin"
-printf '%s\n' "$@" > "$dir/goproxy"
+cp "$standins/helm" "$dir/bin/helm.standin"
+: > "$dir/goproxy"
+: > "$dir/registry"
+for line in "$@"; do
+  case $line in
+    oci://*) printf '%s\n' "$line" >> "$dir/registry" ;;
+    *) printf '%s\n' "$line" >> "$dir/goproxy" ;;
+  esac
+done
 cat > "$dir/bin/go" <<EOF
 #!/usr/bin/env bash
 export GO_STANDIN_PROXY="$dir/goproxy" STANDIN_LOG_DIR="$dir/calls"
@@ -50,4 +62,9 @@ cat > "$dir/bin/gh" <<EOF
 export GH_STANDIN_STATE="$dir/github" GH_STANDIN_REMOTE="$dir/remote.git" STANDIN_LOG_DIR="$dir/calls" GH_STANDIN_AUTOMERGE=
 exec "$dir/bin/gh.standin" "\$@"
 EOF
-chmod +x "$dir/bin/go" "$dir/bin/gh"
+cat > "$dir/bin/helm" <<EOF
+#!/usr/bin/env bash
+export HELM_STANDIN_REGISTRY="$dir/registry" STANDIN_LOG_DIR="$dir/calls"
+exec "$dir/bin/helm.standin" "\$@"
+EOF
+chmod +x "$dir/bin/go" "$dir/bin/gh" "$dir/bin/helm"
