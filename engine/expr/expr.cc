@@ -439,8 +439,8 @@ class Evaluator {
 StaticType static_of_value(const Value& v) {
   if (v.is_bool()) return StaticType::Bool;
   if (v.is_int()) return StaticType::Int;
-  if (v.is_list()) return StaticType::List;
-  if (v.is_map()) return StaticType::Map;
+  if (v.is_list()) return StaticType::ListValue;
+  if (v.is_map()) return StaticType::MapValue;
   return StaticType::String;
 }
 
@@ -463,7 +463,7 @@ StaticType check_ref(const Expr& e, const StaticScope& scope, std::vector<ExprEr
                  (known.empty() ? std::string(" (none are declared)") : " (declared: " + known + ")"));
     }
     if (p.size() == 2) return it->second;
-    if (it->second != StaticType::Map && it->second != StaticType::Any)
+    if (it->second != StaticType::MapValue && it->second != StaticType::Any)
       return err("'" + ref_text(e) + "': " + root + "." + p[1] + " is a " + static_type_name(it->second) +
                  ", it has no keys");
     return StaticType::Any;
@@ -503,8 +503,8 @@ const char* static_type_name(StaticType t) {
     case StaticType::String: return "string";
     case StaticType::Bool: return "bool";
     case StaticType::Int: return "int";
-    case StaticType::List: return "list";
-    case StaticType::Map: return "map";
+    case StaticType::ListValue: return "list";
+    case StaticType::MapValue: return "map";
   }
   return "value";
 }

@@ -69,7 +69,7 @@ EvalResult evaluate(const Expr& expr, const Scope& scope);
 
 // ---- Static checks (validation time) ----
 
-enum class StaticType { Any, String, Bool, Int, List, Map };
+enum class StaticType { Any, String, Bool, Int, ListValue, MapValue };  // (not List, Map: the value types)
 const char* static_type_name(StaticType t);
 
 struct StaticScope {

@@ -324,8 +324,8 @@ void StepGraph::report_for_each_order(const std::string& file, load::Diagnostics
     collect(st.for_each->scalar, st.included.get());
     // What a library's list reads through its inputs: the include entries' `with`, outwards.
     for (const model::IncludeScope* inc = st.included.get(); inc; inc = inc->parent.get())
-      for (const auto& [k, v] : inc->with)
-        if (v.kind == model::Node::Kind::Scalar) collect(v.scalar, inc->parent.get());
+      for (const auto& [name, value] : inc->with)
+        if (value.kind == model::Node::Kind::Scalar) collect(value.scalar, inc->parent.get());
     if (read.empty()) continue;
     // The steps v comes after: everything upstream of it.
     std::set<Vertex> upstream;

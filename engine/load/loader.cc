@@ -596,8 +596,8 @@ class Checker {
   static expr::StaticType static_type(const model::Node& n, const expr::StaticScope& scope) {
     using expr::StaticType;
     switch (n.kind) {
-      case model::Node::Kind::List: return StaticType::List;
-      case model::Node::Kind::Map: return StaticType::Map;
+      case model::Node::Kind::List: return StaticType::ListValue;
+      case model::Node::Kind::Map: return StaticType::MapValue;
       case model::Node::Kind::Scalar: break;
     }
     auto v = expr::from_node(n);
@@ -772,7 +772,7 @@ class Checker {
     }
     const auto& part = parsed.tmpl.parts[0];
     auto type = check_expression(t, part.text, part.offset, scope);
-    if (type != expr::StaticType::List && type != expr::StaticType::Any)
+    if (type != expr::StaticType::ListValue && type != expr::StaticType::Any)
       b_.error(b_.map().locate(t, part.offset), "for_each of step '" + st.id.value + "' must be a list, but '" +
                                                     part.text + "' is a " + expr::static_type_name(type));
   }

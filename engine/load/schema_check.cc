@@ -375,9 +375,9 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
                                                "[" + std::to_string(i) + "]", "[with]"};
         valijson::ValidationResults::Error err;
         while (sub.popError(err)) {
-          std::vector<std::string> context = base;
-          context.insert(context.end(), err.context.begin() + (err.context.empty() ? 0 : 1), err.context.end());
-          results.pushError(context, err.description);
+          std::vector<std::string> where = base;
+          where.insert(where.end(), err.context.begin() + (err.context.empty() ? 0 : 1), err.context.end());
+          results.pushError(where, err.description);
         }
       }
     }

@@ -180,14 +180,14 @@ struct Playbook {
   std::vector<IncludeGroup> includes;
   bool has_includes() const { return !includes.empty(); }
 
-  const Input* find_input(const std::string& name) const {
+  const Input* find_input(const std::string& input) const {
     for (const auto& i : inputs)
-      if (i.name == name) return &i;
+      if (i.name == input) return &i;
     return nullptr;
   }
-  const Var* find_var(const std::string& name) const {
+  const Var* find_var(const std::string& var) const {
     for (const auto& v : vars)
-      if (v.name == name) return &v;
+      if (v.name == var) return &v;
     return nullptr;
   }
 };

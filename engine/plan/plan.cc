@@ -151,27 +151,27 @@ struct Renderer {
   // An `if`: one expression, with or without ${{ }}. nullopt: known at run time (or an error).
   std::optional<bool> condition(const model::Text& t, bool& failed) {
     if (!t.given) return true;
-    std::string source = t.value;
+    std::string text = t.value;
     std::size_t base = 0;
-    if (source.find("${{") != std::string::npos) {
-      auto parsed = expr::parse_template(source);
+    if (text.find("${{") != std::string::npos) {
+      auto parsed = expr::parse_template(text);
       if (parsed.error || !parsed.tmpl.single_expr()) {
         failed = true;
         return std::nullopt;
       }
       base = parsed.tmpl.parts[0].offset;
-      source = parsed.tmpl.parts[0].text;
+      text = parsed.tmpl.parts[0].text;
     }
-    auto p = expr::parse(source);
+    auto p = expr::parse(text);
     if (p.error) {
       failed = true;
-      report(t, {p.error->message, source, base + p.error->offset, false});
+      report(t, {p.error->message, text, base + p.error->offset, false});
       return std::nullopt;
     }
     auto v = expr::evaluate(*p.expr, scope);
     if (v.error) {
       failed = true;
-      report(t, {v.error->message, source, base + v.error->offset, false});
+      report(t, {v.error->message, text, base + v.error->offset, false});
       return std::nullopt;
     }
     if (v.value.is_unknown()) return std::nullopt;
@@ -267,9 +267,9 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
     case model::ActionKind::Uses: {
       out.action.uses = st.uses.value;
       if (st.with) {
-        auto w = expr::render_node(*st.with, r.scope, expr::RenderMode::Plain);
-        if (w.error) diags.error(*r.file, st.with->mark, "step '" + node.id + "': " + w.error->message);
-        else out.action.with = std::move(w.value);
+        auto with = expr::render_node(*st.with, r.scope, expr::RenderMode::Plain);
+        if (with.error) diags.error(*r.file, st.with->mark, "step '" + node.id + "': " + with.error->message);
+        else out.action.with = std::move(with.value);
       }
       out.irreversible = irreversible(prep, st, r.scope.item, &out.action.with);
       break;
@@ -278,8 +278,8 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   }
   // Shell text that runs besides the action is guarded too, so a bad value stops the run before it starts.
   auto shell_text = [&](const model::Text& t) {
-    auto v = r.text(t, expr::RenderMode::Shell);
-    return v ? expr::to_string(*v) : std::string();
+    auto text = r.text(t, expr::RenderMode::Shell);
+    return text ? expr::to_string(*text) : std::string();
   };
   out.done_if = shell_text(st.done_if);
   out.verify = shell_text(st.verify);
@@ -289,7 +289,7 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   }
   auto add_env = [&](Renderer& in, const std::vector<std::pair<std::string, model::Text>>& vars) {
     for (const auto& [k, t] : vars)
-      if (auto v = in.text(t, expr::RenderMode::Plain)) out.env.emplace_back(k, expr::to_string(*v));
+      if (auto value = in.text(t, expr::RenderMode::Plain)) out.env.emplace_back(k, expr::to_string(*value));
   };
   add_env(top, pb.defaults.env);
   add_env(r, st.env);

@@ -186,19 +186,19 @@ void render_mermaid(std::ostream& out, const GraphModel& m) {
   // Mermaid ids must be plain words: steps are s0, s1, ... and their real ids go in the labels,
   // where [, ], . and quotes are written as entities.
   auto label_escape = [](const std::string& s) {
-    std::string out;
+    std::string escaped;
     for (char c : s) {
       switch (c) {
-        case '"': out += "#quot;"; break;
-        case '[': out += "#91;"; break;
-        case ']': out += "#93;"; break;
-        case '<': out += "#lt;"; break;
-        case '>': out += "#gt;"; break;
-        case '\n': out += "<br/>"; break;
-        default: out += c;
+        case '"': escaped += "#quot;"; break;
+        case '[': escaped += "#91;"; break;
+        case ']': escaped += "#93;"; break;
+        case '<': escaped += "#lt;"; break;
+        case '>': escaped += "#gt;"; break;
+        case '\n': escaped += "<br/>"; break;
+        default: escaped += c;
       }
     }
-    return out;
+    return escaped;
   };
   out << "---\ntitle: " << label_escape(m.title) << (m.run_id.empty() ? "" : " (run " + m.run_id + ": " + m.run_status + ")")
       << "\n---\nflowchart TD\n";

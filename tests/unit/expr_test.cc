@@ -158,14 +158,14 @@ TEST_CASE("injection guard: only values of the safe alphabet enter shell text") 
 TEST_CASE("static check: references, types and scopes") {
   StaticScope scope;
   scope.inputs = {{"version", StaticType::String}, {"pre", StaticType::Bool}};
-  scope.vars = {{"modules", StaticType::List}};
+  scope.vars = {{"modules", StaticType::ListValue}};
   scope.steps = {"build"};
   scope.for_each_steps = {"tag"};
   auto check_text = [&](const std::string& text, std::vector<ExprError>& errors) {
     return check(*parse(text).expr, scope, errors);
   };
   std::vector<ExprError> errors;
-  CHECK(check_text("vars.modules", errors) == StaticType::List);
+  CHECK(check_text("vars.modules", errors) == StaticType::ListValue);
   CHECK(check_text("inputs.pre", errors) == StaticType::Bool);
   CHECK(check_text("steps.build.outputs.sha", errors) == StaticType::String);
   CHECK(check_text("steps.tag[api].outputs.sha", errors) == StaticType::String);
