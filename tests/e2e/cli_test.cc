@@ -161,15 +161,15 @@ TEST_CASE("plan --json of the peer pods playbook: phases in order, expansions, g
   std::map<std::string, int> order;
   for (const auto& s : plan["steps"]) steps[s["id"]] = s, order[s["id"]] = s["order"];
   // The modules are discovered in the checkout at run time: one entry stands for all the tags.
-  REQUIRE(steps.count("tag-prerelease[*]"));
-  CHECK(steps["tag-prerelease[*]"]["instances"] == "known at run time");
-  CHECK(steps["tag-prerelease[*]"]["action"]["with"]["tag"] == "src/${{ item }}/v0.8.0-alpha.1");
-  CHECK(steps["tag-prerelease[*]"]["irreversible"] == true);
+  REQUIRE(steps.count("prerelease-tag[*]"));
+  CHECK(steps["prerelease-tag[*]"]["instances"] == "known at run time");
+  CHECK(steps["prerelease-tag[*]"]["action"]["with"]["tag"] == "src/${{ item }}/v0.8.0-alpha.1");
+  CHECK(steps["prerelease-tag[*]"]["irreversible"] == true);
   CHECK(steps["wait-operator-release"]["gate"] == true);
-  CHECK(steps["create-release"]["irreversible"] == true);
-  CHECK(order["tag-prerelease[*]"] < order["create-prerelease"]);
+  CHECK(steps["release-github"]["irreversible"] == true);
+  CHECK(order["prerelease-tag[*]"] < order["prerelease-github"]);
   CHECK(order["preflight"] < order["pin-guest-components"]);
-  CHECK(order["commit-upstream-sync"] < order["go-get-kata-runtime[*]"]);
+  CHECK(order["commit-upstream-sync"] < order["kata-runtime-go-get[*]"]);
   CHECK(!steps.count("pin-kata-source"));  // no git.kata-containers key since 2024
   // Every dependency comes earlier in the order.
   for (const auto& s : plan["steps"])
@@ -192,12 +192,12 @@ TEST_CASE("plan selection: unknown phase or step, and dependencies outside --pha
   CHECK(r.err.find("add --with-deps") != std::string::npos);
   r = relengine(concat(base, {"--phase", "cut", "--with-deps", "--json"}));
   CHECK(r.code == 0);
-  r = relengine(concat(base, {"--from", "tag-release", "--json"}));
+  r = relengine(concat(base, {"--from", "release-tag", "--json"}));
   REQUIRE(r.code == 0);
   auto from = nlohmann::json::parse(r.out);
   for (const auto& s : from["steps"]) {
     if (s["phase"] == "upstream-sync") CHECK(s["will_run"] == false);
-    if (s["step"] == "tag-release" || s["phase"] == "post-release") CHECK(s["will_run"] == true);
+    if (s["id"].get<std::string>().rfind("release-tag", 0) == 0 || s["phase"] == "post-release") CHECK(s["will_run"] == true);
   }
   r = relengine(concat(base, {"--from", "nope"}));
   CHECK(r.code == 2);
@@ -208,7 +208,7 @@ TEST_CASE("list shows phases, gates, irreversible steps and for_each expansions 
   REQUIRE(r.code == 0);
   CHECK(r.out.find("6 phases") != std::string::npos);
   CHECK(r.out.find("- wait-operator-release  (manual) [gate]") != std::string::npos);
-  CHECK(r.out.find("for each: tag-prerelease[*]") != std::string::npos);  // modules found at run time
+  CHECK(r.out.find("for each: prerelease-tag[*]") != std::string::npos);  // modules found at run time
   CHECK(r.out.find("[irreversible]") != std::string::npos);
 }
 

@@ -150,7 +150,7 @@ TEST_CASE("ascii: fits 100 columns for the peer pods playbook, plain when piped"
   for (std::string phase : {"upstream-sync", "kata-bump", "operator-pin", "pre-release", "cut", "post-release"})
     CHECK(r.out.find("== " + phase) != std::string::npos);
   CHECK(r.out.find("[G] wait-operator-release") != std::string::npos);
-  CHECK(r.out.find("[!] tag-release[*]") != std::string::npos);
+  CHECK(r.out.find("[!] release-tag[*]") != std::string::npos);
 }
 
 TEST_CASE("with --run every node shows its state, in colour and in text") {

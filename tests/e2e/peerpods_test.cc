@@ -59,12 +59,13 @@ struct Release {
       if (slurp(e.path() / "headRefName") == head) return e.path();
     return {};
   }
-  // Someone else's commit lands on the remote's main.
+  // Someone else's commit lands on the remote's main (their pull request merged: main is
+  // protected, only merges, GH_STANDIN_MERGING=1, reach it).
   void someone_pushes(const std::string& file) {
     std::string tmp = (dir / ("other-" + file)).string();
     Result r = shell("git clone -q " + quote(remote) + " " + quote(tmp) + " && cd " + quote(tmp) +
                      " && echo x > " + quote(file) + " && git add -A && git -c user.name=Other -c user.email=o@x.invalid"
-                     " commit -qm " + quote("unrelated: " + file) + " && git push -q origin HEAD:main");
+                     " commit -qm " + quote("unrelated: " + file) + " && GH_STANDIN_MERGING=1 git push -q origin HEAD:main");
     REQUIRE_MESSAGE(r.code == 0, r.err);
   }
   json status() { return json::parse(rel({"status", "--json"}).out); }
@@ -105,7 +106,7 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
     if (st["status"] == "succeeded") break;
     if (st["status"] == "failed") {
       for (const auto& s : st["steps"])
-        if (s["status"] == "failed") CHECK(s["id"] == "create-prerelease");
+        if (s["status"] == "failed") CHECK(s["id"] == "prerelease-github");
       saw_failure = true;
     }
     for (const auto& s : st["steps"])
@@ -120,12 +121,12 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   json st = rel.status();
   REQUIRE(st["status"] == "succeeded");
   CHECK(saw_failure);
-  for (std::string gate : {"wait-versions-merged", "wait-operator-release", "wait-operator-merged", "lock-main",
-                           "test-prerelease", "wait-pin-merged", "retest-release", "unlock-main"})
+  for (std::string gate : {"versions-pr-wait", "wait-operator-release", "operator-pr-wait", "lock-main",
+                           "test-prerelease", "pin-pr-wait", "retest-release", "unlock-main", "post-pr-wait"})
     CHECK(std::find(approved.begin(), approved.end(), gate) != approved.end());
   for (const auto& s : st["steps"]) {
     CAPTURE(s["id"]);
-    if (s["id"] != "create-prerelease") CHECK(s["attempts"].get<int>() <= 1);  // nothing was repeated
+    if (s["id"] != "prerelease-github") CHECK(s["attempts"].get<int>() <= 1);  // nothing was repeated
   }
 
   // The go stand-in: each go get exactly once, for the two modules that use the kata runtime.
@@ -286,7 +287,7 @@ TEST_CASE("the preflight reports every problem at once, and nothing is changed b
   std::string citation = slurp(rel.repo + "/CITATION.cff");
   citation.replace(citation.find("version: 0.17.0"), 15, "version: 0.19.0");
   write(rel.repo + "/CITATION.cff", citation);
-  rel.git("commit -qam 'someone else edits' && git -C " + quote(rel.repo) + " push -q upstream main");
+  rel.git("commit -qam 'someone else edits' && GH_STANDIN_MERGING=1 git -C " + quote(rel.repo) + " push -q upstream main");
   rel.git("tag src/webhook/v0.18.0 && git -C " + quote(rel.repo) + " push -q upstream src/webhook/v0.18.0 && git -C " +
           quote(rel.repo) + " tag -d src/webhook/v0.18.0");
   std::string before = rel.remote_git("for-each-ref");
@@ -298,7 +299,7 @@ TEST_CASE("the preflight reports every problem at once, and nothing is changed b
   json st = rel.status();
   for (const auto& s : st["steps"])
     if (s["status"] == "failed") failed.insert(s["id"].get<std::string>());
-  CHECK(failed == std::set<std::string>{"check-gh-auth", "check-tags-free", "check-version-order",
+  CHECK(failed == std::set<std::string>{"checkout-gh-auth", "modules-tags-free", "previous-order",
                                         "check-versions-keys[git.coco-operator.config]"});
   for (std::string why : {"src/webhook/v0.18.0 exists on upstream", "older than the previous release v0.19.0",
                           "no key 'config' in 'git.coco-operator'"})
