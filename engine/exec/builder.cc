@@ -223,6 +223,12 @@ class Builder {
       n.step = g.node(v).step;
     }
     logs_dir_ = fs::path(store_.dir()) / "logs";
+    // The engine's environment, the base of every command's (read once: the engine never changes it).
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) engine_env_[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
     // $RELENGINE_OUTPUT files live outside the state directory (a step may write a secret
     // there; only masked values are stored), in a private directory removed at the end.
     // Preferably in /dev/shm: memory only (a secret never reaches a disk) and creating a file
@@ -237,9 +243,11 @@ class Builder {
       std::string tmpl = (base / ("relengine-outputs-" + std::to_string(getpid()) + "-XXXXXX")).string();
       if (mkdtemp(tmpl.data())) {
         output_dir_ = tmpl;
+        own_output_dir_ = true;
         break;
       }
     }
+    if (auto absolute = fs::absolute(output_dir_, ec); !ec) output_dir_ = absolute;  // $RELENGINE_OUTPUT is absolute
     // Logs are private (0700/0600): a log holds whatever a tool printed, which nobody declared
     // secret. A log that cannot be kept fails each step at its start, with the reason.
     if (io::make_private_dirs(logs_dir_.string(), log_error_)) run_log_.open(run_log_path(logs_dir_, run_.id), log_error_);
@@ -248,7 +256,7 @@ class Builder {
   ~Builder() {
     write_logs();
     std::error_code ec;
-    if (output_dir_ != logs_dir_) fs::remove_all(output_dir_, ec);
+    if (own_output_dir_) fs::remove_all(output_dir_, ec);
   }
 
   // relengine-outputs-PID-XXXXXX directories of ours whose engine is no longer alive.
@@ -282,6 +290,7 @@ class Builder {
     StepRecord rec;
     const model::Step* step = nullptr;
     plan::PlannedStep rendered;
+    std::string fingerprint;  // of `rendered`, once computed (while its first command runs)
     std::unique_ptr<CommandRunner::Command> proc;
     bool retired = false;  // an ID[*] that was expanded into its instances
     enum class Stage { None, DoneIf, Pre, Action, Verify } stage = Stage::None;
@@ -365,6 +374,14 @@ class Builder {
 
   const std::string& lock_of(const Node& n) const { return n.step->lock.value; }
 
+  // The fingerprint of what the step runs, recorded with its result. Computed once per rendering,
+  // normally right after its first command started (launch), so not between a command's end and
+  // the start of the step it unblocks.
+  const std::string& fingerprint_of(Node& n) {
+    if (n.fingerprint.empty()) n.fingerprint = plan::fingerprint(n.rendered);
+    return n.fingerprint;
+  }
+
   // A step reached succeeded, skipped, failed or cancelled: what waits for it may go on.
   void finish(Node& n) {
     n.timeout.reset();
@@ -412,6 +429,7 @@ class Builder {
     if (n.stage == Node::Stage::None) {
       load::Diagnostics diags;
       n.rendered = plan::render_step(render_context(), n.v, diags);
+      n.fingerprint.clear();
       if (n.rendered.render_failed) {
         std::string msg;
         for (const auto& d : diags.sorted()) msg += (msg.empty() ? "" : "; ") + load::format(d);
@@ -597,7 +615,11 @@ class Builder {
     n.log_head = RunLog::head(n.rec.id, n.rec.attempts);
     n.log_from = run_log_.size();
     n.logged = true;
-    std::ofstream(n.output_file, std::ios::trunc).close();
+    // An empty $RELENGINE_OUTPUT for the attempt (in the private outputs directory).
+    int out_fd;
+    while ((out_fd = ::open(n.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 && errno == EINTR) {
+    }
+    if (out_fd >= 0) ::close(out_fd);
     if (n.rendered.timeout.count() > 0) {
       n.timeout = std::make_unique<asio::steady_timer>(io_);
       n.timeout->expires_after(n.rendered.timeout);
@@ -686,21 +708,18 @@ class Builder {
           spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
           [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
     }
+    // While the commands run: what their results will record anyway.
+    for (auto& [v, spec] : batch) fingerprint_of(nodes_[v]);
   }
 
   std::map<std::string, std::string> environment(const Node& n) {
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      auto eq = kv.find('=');
-      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    std::map<std::string, std::string> env = engine_env_;
     for (const auto& [k, v] : n.rendered.env) env[k] = v;
     env["RELENGINE_RUN_ID"] = run_.id;
     env["RELENGINE_STEP"] = n.rec.id;
     env["RELENGINE_PHASE"] = n.rec.phase;
     env["RELENGINE_ATTEMPT"] = std::to_string(n.rec.attempts);
-    env["RELENGINE_OUTPUT"] = fs::absolute(n.output_file).string();
+    env["RELENGINE_OUTPUT"] = n.output_file.string();  // absolute: output_dir_ is
     const auto& node = prep_.graph.node(n.v);
     if (node.item) env["RELENGINE_ITEM"] = expr::to_string(*node.item);
     else env.erase("RELENGINE_ITEM");
@@ -749,7 +768,7 @@ class Builder {
           n.rec.reason = "done";
           n.rec.exit_code.reset();
           n.rec.finished = state::now_rfc3339();
-          n.rec.fingerprint = plan::fingerprint(n.rendered);
+          n.rec.fingerprint = fingerprint_of(n);
           end_attempt(n);
           save(n, "skipped");
           finish(n);
@@ -783,10 +802,22 @@ class Builder {
 
   void read_outputs(Node& n) {
     static const std::regex key("^[A-Za-z_][A-Za-z0-9_.-]*$");
-    std::ifstream file(n.output_file, std::ios::binary);
-    std::ostringstream whole;
-    whole << file.rdbuf();
-    std::istringstream in(prep_.inputs.mask(whole.str()));  // masked as a whole: a secret may span lines
+    std::string whole;
+    int fd;
+    while ((fd = ::open(n.output_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    if (fd >= 0) {
+      char buf[8192];
+      for (ssize_t r; (r = ::read(fd, buf, sizeof buf)) != 0;) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        whole.append(buf, static_cast<std::size_t>(r));
+      }
+      ::close(fd);
+      ::unlink(n.output_file.c_str());
+    }
+    if (whole.empty()) return;  // the usual case: no outputs
+    std::istringstream in(prep_.inputs.mask(whole));  // masked as a whole: a secret may span lines
     for (std::string line; std::getline(in, line);) {
       auto eq = line.find('=');
       if (eq == std::string::npos || !std::regex_match(line.substr(0, eq), key)) {
@@ -795,8 +826,6 @@ class Builder {
       }
       n.rec.outputs[line.substr(0, eq)] = line.substr(eq + 1);
     }
-    std::error_code ec;
-    fs::remove(n.output_file, ec);
   }
 
   void end_attempt(Node& n) {
@@ -815,7 +844,7 @@ class Builder {
     n.rec.status = unchanged ? StepStatus::Skipped : StepStatus::Succeeded;
     n.rec.reason = unchanged ? "unchanged" : "";
     n.rec.finished = state::now_rfc3339();
-    n.rec.fingerprint = plan::fingerprint(n.rendered);
+    n.rec.fingerprint = fingerprint_of(n);
     end_attempt(n);
     save(n, std::string(state::name(n.rec.status)));
     finish(n);
@@ -1100,11 +1129,13 @@ class Builder {
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
   fs::path logs_dir_;
+  std::map<std::string, std::string> engine_env_;
   RunLog run_log_;
   std::string log_error_;  // why the run's log cannot be kept (every attempt fails at its start), or ""
   std::vector<graph::Vertex> log_dirty_;  // nodes with log text not yet written
   bool log_posted_ = false;
   fs::path output_dir_;
+  bool own_output_dir_ = false;  // output_dir_ was made for this engine (and is removed at its end)
   int retrying_ = 0;
   bool interrupting_ = false;
   bool finished_ = false;
