@@ -11,7 +11,8 @@ using namespace relengine::expr;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   std::map<std::string, Value> inputs{{"version", Value("v1.2.3")}, {"n", Value(3)}, {"flag", Value(true)}};
-  std::map<std::string, Value> vars{{"list", Value(List{Value("a"), Value("b")})}, {"map", Value(Map{{"k", Value("v")}})}};
+  std::map<std::string, Value> vars{{"list", Value(List{Value("a"), Value("b")})},
+                                    {"map", Value(Map{{"k", Value("v")}})}};
   Value item("x");
   Scope scope;
   scope.inputs = &inputs;

@@ -12,7 +12,9 @@ std::optional<model::Playbook> load_checked(const std::string& path, load::Diagn
   return plan::load_checked(path, diags);
 }
 
-int report(const load::Diagnostics& diags, bool show_warnings = true) { return plan::report(diags, std::cerr, show_warnings); }
+int report(const load::Diagnostics& diags, bool show_warnings = true) {
+  return plan::report(diags, std::cerr, show_warnings);
+}
 
 }  // namespace
 
@@ -62,8 +64,10 @@ int cmd_plan(const GlobalOptions&, const std::string& playbook, const InputOptio
   if (plan_diags.has_errors()) return report(plan_diags);
   auto plan = plan::make_plan(prepared, selection, plan_diags);
   if (plan_diags.has_errors()) return report(plan_diags);
-  if (json) std::cout << plan::plan_json(prepared, plan).dump(2) << "\n";
-  else plan::print_plan(std::cout, prepared, plan);
+  if (json)
+    std::cout << plan::plan_json(prepared, plan).dump(2) << "\n";
+  else
+    plan::print_plan(std::cout, prepared, plan);
   return kOk;
 }
 

@@ -67,8 +67,10 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
       std::cerr << "relengine: " << error << "\n";
       return kBadInput;
     }
-    if (format == "svg") text << svg;
-    else render::render_html(text, model, svg);
+    if (format == "svg")
+      text << svg;
+    else
+      render::render_html(text, model, svg);
   }
   if (output.empty() || output == "-") {
     std::cout << text.str();

@@ -23,13 +23,15 @@ void add_inputs(CLI::App* cmd, cli::InputOptions& in) {
 
 void add_selection(CLI::App* cmd, plan::Selection& sel) {
   cmd->add_option("--phase", sel.phases, "Only these phases (repeatable)")->type_name("PHASE");
-  cmd->add_option("--from", sel.from, "Start at this step: steps not downstream of it count as done")->type_name("STEP");
+  cmd->add_option("--from", sel.from, "Start at this step: steps not downstream of it count as done")
+      ->type_name("STEP");
   cmd->add_flag("--with-deps", sel.with_deps, "With --phase: also run the steps the phases depend on");
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"relengine: a declarative workflow engine for software releases.\n"
-               "Validates, plans, runs, resumes and draws YAML playbooks of phases and steps."};
+  CLI::App app{
+      "relengine: a declarative workflow engine for software releases.\n"
+      "Validates, plans, runs, resumes and draws YAML playbooks of phases and steps."};
   app.set_version_flag("--version", std::string("relengine ") + RELENGINE_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
@@ -65,7 +67,8 @@ int run(int argc, char** argv) {
 
   cli::RunFlags flags;
   auto add_run_flags = [&](CLI::App* cmd) {
-    cmd->add_option("-j,--jobs", flags.jobs, "Steps to run at once (default: number of CPUs)")->check(CLI::Range(1, 1024));
+    cmd->add_option("-j,--jobs", flags.jobs, "Steps to run at once (default: number of CPUs)")
+        ->check(CLI::Range(1, 1024));
     cmd->add_flag("--yes", flags.yes, "Confirm irreversible steps");
     cmd->add_flag("--auto-approve", flags.auto_approve, "Approve manual gates (recorded as auto-approved)");
     cmd->add_flag("--dry-run", flags.dry_run, "Render and print every action; run nothing, write no state");
@@ -80,7 +83,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> rerun, rerun_phases;
   auto* resume = app.add_subcommand("resume", "Continue a failed, paused or interrupted run where it stopped");
   resume->add_option("RUN_ID", run_id, "The run (default: the most recent)");
-  resume->add_option("--set", inputs.sets, "Override a recorded input: NAME=VALUE (repeatable)")->type_name("NAME=VALUE");
+  resume->add_option("--set", inputs.sets, "Override a recorded input: NAME=VALUE (repeatable)")
+      ->type_name("NAME=VALUE");
   resume->add_option("--rerun", rerun, "Run this step and everything downstream again (repeatable)")->type_name("STEP");
   resume->add_option("--rerun-phase", rerun_phases, "Run this phase and everything downstream again (repeatable)")
       ->type_name("PHASE");

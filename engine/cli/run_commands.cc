@@ -59,11 +59,15 @@ using state::StepStatus;
 
 int outcome(RunStatus status) {
   switch (status) {
-    case RunStatus::Failed: return kStepFailed;
-    case RunStatus::Paused: return kPaused;
-    case RunStatus::Interrupted: return kInterrupted;
+    case RunStatus::Failed:
+      return kStepFailed;
+    case RunStatus::Paused:
+      return kPaused;
+    case RunStatus::Interrupted:
+      return kInterrupted;
     case RunStatus::Running:
-    case RunStatus::Succeeded: break;
+    case RunStatus::Succeeded:
+      break;
   }
   return kOk;
 }
@@ -72,7 +76,8 @@ int outcome(RunStatus status) {
 RunStatus effective_status(const state::RunRecord& r) {
   if (r.status != RunStatus::Running) return r.status;
   if (r.lease_pid == 0) return RunStatus::Interrupted;
-  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start)) return RunStatus::Interrupted;
+  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start))
+    return RunStatus::Interrupted;
   return r.status;
 }
 
@@ -89,7 +94,8 @@ json step_json(const state::StepRecord& s) {
   j["outputs"] = s.outputs;
   j["message"] = s.message;
   if (!s.approved_by.empty())
-    j["approval"] = {{"by", s.approved_by}, {"at", s.approved_at}, {"note", s.approval_note}, {"auto", s.auto_approved}};
+    j["approval"] = {
+        {"by", s.approved_by}, {"at", s.approved_at}, {"note", s.approval_note}, {"auto", s.auto_approved}};
   return j;
 }
 
@@ -133,8 +139,10 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
       for (const auto& s : steps)
         if (s.status == StepStatus::Waiting) waiting.push_back(s.id);
       std::cerr << "relengine: run " << run->id << " has no step '" << step << "'";
-      if (auto best = load::closest(step, waiting); !best.empty()) std::cerr << " (did you mean " << best << "?)";
-      else if (!waiting.empty()) std::cerr << " (waiting: " << waiting[0] << (waiting.size() > 1 ? ", ..." : "") << ")";
+      if (auto best = load::closest(step, waiting); !best.empty())
+        std::cerr << " (did you mean " << best << "?)";
+      else if (!waiting.empty())
+        std::cerr << " (waiting: " << waiting[0] << (waiting.size() > 1 ? ", ..." : "") << ")";
       std::cerr << "\n";
       return kBadInput;
     }
@@ -144,7 +152,8 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
       return kBadInput;
     }
     it->approved_by = state::user_name();
-    it->approved_fingerprint = it->fingerprint;  // what it was waiting with: a resume that renders it otherwise voids this
+    it->approved_fingerprint =
+        it->fingerprint;  // what it was waiting with: a resume that renders it otherwise voids this
     it->approved_at = state::now_rfc3339();
     it->approval_note = note;
     it->auto_approved = false;
@@ -199,8 +208,10 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
 int cmd_runs(const GlobalOptions& g, bool as_json) {
   try {
     if (!fs::exists(fs::path(g.state_dir) / "state.db")) {
-      if (as_json) std::cout << "[]\n";
-      else std::cout << "no runs in " << g.state_dir << "\n";
+      if (as_json)
+        std::cout << "[]\n";
+      else
+        std::cout << "no runs in " << g.state_dir << "\n";
       return kOk;
     }
     auto store = state::RunStore::open_for_reading(g.state_dir);
@@ -213,8 +224,8 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
     }
     for (const auto& r : runs) {
       std::string_view shown = state::name(effective_status(r));
-      std::cout << r.id << "  " << shown << std::string(12 - std::min<std::size_t>(11, shown.size()), ' ')
-                << r.started << "  " << r.name << " (" << r.playbook << ")\n";
+      std::cout << r.id << "  " << shown << std::string(12 - std::min<std::size_t>(11, shown.size()), ' ') << r.started
+                << "  " << r.name << " (" << r.playbook << ")\n";
     }
     return kOk;
   } catch (const state::StateError& e) {

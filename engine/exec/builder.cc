@@ -9,9 +9,9 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -102,7 +102,7 @@ std::uint64_t walk_run_log(std::istream& in, std::uint64_t from, Each each) {
   in.seekg(static_cast<std::streamoff>(from));
   std::string line;
   for (int c; (c = in.get()) != EOF;) {
-    if (c != kRecordStart) continue;  // resynchronizing after damage
+    if (c != kRecordStart) continue;                 // resynchronizing after damage
     if (!std::getline(in, line) || in.eof()) break;  // a header cut off
     auto h = parse_header(line);
     if (!h) continue;
@@ -177,8 +177,7 @@ class RunLog {
 
   // The header prefix of an attempt's records (the byte count and the end follow).
   static std::string head(const std::string& step, int attempt) {
-    return std::string(1, kRecordStart) + "{\"attempt\":" + std::to_string(attempt) +
-           ",\"step\":" + json_string(step) +
+    return std::string(1, kRecordStart) + "{\"attempt\":" + std::to_string(attempt) + ",\"step\":" + json_string(step) +
            ",\"bytes\":";
   }
 
@@ -193,7 +192,6 @@ class RunLog {
   std::string buffer_;
   std::uint64_t size_ = 0;
 };
-
 
 // One run, one io_context, no threads.
 class Builder {
@@ -210,8 +208,9 @@ class Builder {
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         heartbeat_(io_),
         live_(io_),
-        schedule_(prep.graph, done_flags(prep.graph, records),
-                  opt.jobs > 0 ? static_cast<std::size_t>(opt.jobs) : std::max(1u, std::thread::hardware_concurrency())) {
+        schedule_(
+            prep.graph, done_flags(prep.graph, records),
+            opt.jobs > 0 ? static_cast<std::size_t>(opt.jobs) : std::max(1u, std::thread::hardware_concurrency())) {
     const auto& g = prep_.graph;
     nodes_.resize(g.size());
     std::map<std::string, StepRecord> by_id;
@@ -250,7 +249,8 @@ class Builder {
     if (auto absolute = fs::absolute(output_dir_, ec); !ec) output_dir_ = absolute;  // $RELENGINE_OUTPUT is absolute
     // Logs are private (0700/0600): a log holds whatever a tool printed, which nobody declared
     // secret. A log that cannot be kept fails each step at its start, with the reason.
-    if (io::make_private_dirs(logs_dir_.string(), log_error_)) run_log_.open(run_log_path(logs_dir_, run_.id), log_error_);
+    if (io::make_private_dirs(logs_dir_.string(), log_error_))
+      run_log_.open(run_log_path(logs_dir_, run_.id), log_error_);
   }
 
   ~Builder() {
@@ -298,11 +298,11 @@ class Builder {
     std::unique_ptr<asio::steady_timer> timeout;
     std::unique_ptr<asio::steady_timer> retry;
     bool timed_out = false;
-    int attempts_here = 0;  // attempts in this invocation (the retry budget)
-    std::string log_head;     // the header prefix of this attempt's records in the run's log
-    std::string log_pending;  // this attempt's log text not yet handed to the run's log
+    int attempts_here = 0;       // attempts in this invocation (the retry budget)
+    std::string log_head;        // the header prefix of this attempt's records in the run's log
+    std::string log_pending;     // this attempt's log text not yet handed to the run's log
     std::uint64_t log_from = 0;  // where in the run's log this attempt's records begin
-    bool logged = false;      // an attempt of this step has a log in this invocation
+    bool logged = false;         // an attempt of this step has a log in this invocation
     std::string partial;
     load::SecretMasker masker;  // of the command's output stream
     fs::path output_file;
@@ -389,7 +389,8 @@ class Builder {
   }
 
   bool blocks(const Node& dep) const {
-    return (dep.rec.status == StepStatus::Failed && !dep.step->continue_on_error) || dep.rec.status == StepStatus::Cancelled;
+    return (dep.rec.status == StepStatus::Failed && !dep.step->continue_on_error) ||
+           dep.rec.status == StepStatus::Cancelled;
   }
 
   // ---- scheduling ----
@@ -576,8 +577,8 @@ class Builder {
         if (r.status == StepStatus::Skipped && (r.reason == "condition" || r.reason == "selection"))
           throw expr::ExprError{"step '" + id + "' was skipped (" +
                                     (r.message.empty() ? r.reason : r.reason + ": " + r.message) +
-                                    "), so it has no output '" + key +
-                                    "'; guard the reader with `if: ${{ steps." + id + ".status != 'skipped' }}`",
+                                    "), so it has no output '" + key + "'; guard the reader with `if: ${{ steps." + id +
+                                    ".status != 'skipped' }}`",
                                 0};
         throw expr::ExprError{"step '" + id + "' has no output '" + key + "'" +
                                   (r.status == StepStatus::Succeeded || r.status == StepStatus::Skipped
@@ -617,7 +618,8 @@ class Builder {
     n.logged = true;
     // An empty $RELENGINE_OUTPUT for the attempt (in the private outputs directory).
     int out_fd;
-    while ((out_fd = ::open(n.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 && errno == EINTR) {
+    while ((out_fd = ::open(n.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 &&
+           errno == EINTR) {
     }
     if (out_fd >= 0) ::close(out_fd);
     if (n.rendered.timeout.count() > 0) {
@@ -630,20 +632,26 @@ class Builder {
         m.proc->kill();
       });
     }
-    if (!n.rendered.done_if.empty()) run_stage(n, Node::Stage::DoneIf);
-    else next_after_done_if(n);
+    if (!n.rendered.done_if.empty())
+      run_stage(n, Node::Stage::DoneIf);
+    else
+      next_after_done_if(n);
   }
 
   void next_after_done_if(Node& n) {
     n.pre = 0;
-    if (!n.rendered.preconditions.empty()) run_stage(n, Node::Stage::Pre);
-    else run_stage(n, Node::Stage::Action);
+    if (!n.rendered.preconditions.empty())
+      run_stage(n, Node::Stage::Pre);
+    else
+      run_stage(n, Node::Stage::Action);
   }
 
   CommandSpec shell_command(const Node& n, const std::string& text) {
     CommandSpec spec;
-    if (n.rendered.shell == "sh") spec.argv = {"sh", "-ec", text};
-    else spec.argv = {"bash", "-eo", "pipefail", "-c", text};
+    if (n.rendered.shell == "sh")
+      spec.argv = {"sh", "-ec", text};
+    else
+      spec.argv = {"bash", "-eo", "pipefail", "-c", text};
     return spec;
   }
 
@@ -671,7 +679,8 @@ class Builder {
           spec = shell_command(n, n.rendered.action.script), label = "run";
         }
         break;
-      case Node::Stage::None: return;
+      case Node::Stage::None:
+        return;
     }
     std::error_code ec;
     if (!fs::is_directory(n.rendered.workdir, ec)) {
@@ -721,8 +730,10 @@ class Builder {
     env["RELENGINE_ATTEMPT"] = std::to_string(n.rec.attempts);
     env["RELENGINE_OUTPUT"] = n.output_file.string();  // absolute: output_dir_ is
     const auto& node = prep_.graph.node(n.v);
-    if (node.item) env["RELENGINE_ITEM"] = expr::to_string(*node.item);
-    else env.erase("RELENGINE_ITEM");
+    if (node.item)
+      env["RELENGINE_ITEM"] = expr::to_string(*node.item);
+    else
+      env.erase("RELENGINE_ITEM");
     return env;
   }
 
@@ -757,7 +768,8 @@ class Builder {
     }
     n.rec.exit_code = st.code;
     if (n.timed_out) {
-      attempt_failed(n, "timed out after " + format_seconds(static_cast<double>(n.rendered.timeout.count()) / 1000), true);
+      attempt_failed(n, "timed out after " + format_seconds(static_cast<double>(n.rendered.timeout.count()) / 1000),
+                     true);
       return;
     }
     switch (n.stage) {
@@ -780,7 +792,8 @@ class Builder {
       case Node::Stage::Pre:
         if (st.code != 0) {
           const auto& [cmd, message] = n.rendered.preconditions[n.pre];
-          attempt_failed(n, !st.spawned ? st.message : "precondition failed: " + (message.empty() ? cmd : message), false);
+          attempt_failed(n, !st.spawned ? st.message : "precondition failed: " + (message.empty() ? cmd : message),
+                         false);
         } else if (++n.pre < n.rendered.preconditions.size()) {
           run_stage(n, Node::Stage::Pre);
         } else {
@@ -788,15 +801,22 @@ class Builder {
         }
         return;
       case Node::Stage::Action:
-        if (st.code == 0 && !n.rendered.verify.empty()) run_stage(n, Node::Stage::Verify);
-        else if (st.code == 0) succeed(n);
-        else attempt_failed(n, st.spawned ? "exit code " + std::to_string(st.code) : st.message, true);
+        if (st.code == 0 && !n.rendered.verify.empty())
+          run_stage(n, Node::Stage::Verify);
+        else if (st.code == 0)
+          succeed(n);
+        else
+          attempt_failed(n, st.spawned ? "exit code " + std::to_string(st.code) : st.message, true);
         return;
       case Node::Stage::Verify:
-        if (st.code == 0) succeed(n);
-        else attempt_failed(n, !st.spawned ? st.message : "verify failed (exit code " + std::to_string(st.code) + ")", true);
+        if (st.code == 0)
+          succeed(n);
+        else
+          attempt_failed(n, !st.spawned ? st.message : "verify failed (exit code " + std::to_string(st.code) + ")",
+                         true);
         return;
-      case Node::Stage::None: return;
+      case Node::Stage::None:
+        return;
     }
   }
 
@@ -816,7 +836,7 @@ class Builder {
       ::close(fd);
       ::unlink(n.output_file.c_str());
     }
-    if (whole.empty()) return;  // the usual case: no outputs
+    if (whole.empty()) return;                        // the usual case: no outputs
     std::istringstream in(prep_.inputs.mask(whole));  // masked as a whole: a secret may span lines
     for (std::string line; std::getline(in, line);) {
       auto eq = line.find('=');
@@ -873,8 +893,8 @@ class Builder {
     end_attempt(n);
     schedule_.release(n.v);
     n.rec.status = StepStatus::Pending;
-    n.rec.message = "attempt " + std::to_string(n.rec.attempts) + " failed: " + message + "; retrying in " +
-                    format_seconds(delay);
+    n.rec.message =
+        "attempt " + std::to_string(n.rec.attempts) + " failed: " + message + "; retrying in " + format_seconds(delay);
     save(n, "retry", n.rec.message);
     ++retrying_;
     n.retry = std::make_unique<asio::steady_timer>(io_);
@@ -926,8 +946,10 @@ class Builder {
       prompting_ = false;
       waiting_ = std::move(unanswered_);
       unanswered_.clear();
-      if (approved_any_) asio::post(io_, [this] { pump(); });
-      else conclude();
+      if (approved_any_)
+        asio::post(io_, [this] { pump(); });
+      else
+        conclude();
       return;
     }
     Node& n = nodes_[waiting_[i]];
@@ -938,27 +960,28 @@ class Builder {
     for (std::string l; std::getline(lines, l);) std::cout << "  " << l << "\n";
     std::cout << (n.rendered.gate ? "Done? [y/N] " : "Run it? [y/N] ") << std::flush;
     if (!terminal_in_) terminal_in_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(STDIN_FILENO));
-    asio::async_read_until(*terminal_in_, terminal_buf_, '\n', [this, i](const boost::system::error_code& ec, std::size_t) {
-      if (finished_) return;
-      std::string answer;
-      if (!ec) {
-        std::istream in(&terminal_buf_);
-        std::getline(in, answer);
-      }
-      graph::Vertex v = waiting_[i];
-      Node& m = nodes_[v];
-      if (answer == "y" || answer == "Y" || answer == "yes") {
-        approve(m, "confirmed at the prompt", false);
-        m.rec.status = StepStatus::Pending;
-        m.rec.message = "confirmed at the prompt by " + m.rec.approved_by;
-        save(m, "approved", "confirmed at the prompt");
-        schedule_.requeue(v);
-        approved_any_ = true;
-      } else {
-        unanswered_.push_back(v);
-      }
-      ask(i + 1);
-    });
+    asio::async_read_until(*terminal_in_, terminal_buf_, '\n',
+                           [this, i](const boost::system::error_code& ec, std::size_t) {
+                             if (finished_) return;
+                             std::string answer;
+                             if (!ec) {
+                               std::istream in(&terminal_buf_);
+                               std::getline(in, answer);
+                             }
+                             graph::Vertex v = waiting_[i];
+                             Node& m = nodes_[v];
+                             if (answer == "y" || answer == "Y" || answer == "yes") {
+                               approve(m, "confirmed at the prompt", false);
+                               m.rec.status = StepStatus::Pending;
+                               m.rec.message = "confirmed at the prompt by " + m.rec.approved_by;
+                               save(m, "approved", "confirmed at the prompt");
+                               schedule_.requeue(v);
+                               approved_any_ = true;
+                             } else {
+                               unanswered_.push_back(v);
+                             }
+                             ask(i + 1);
+                           });
   }
 
   // Nothing more can proceed: the run's outcome.
@@ -1006,13 +1029,15 @@ class Builder {
     console_.summary(all);
     std::string flag = state_dir_flag(opt_);
     if (!waiting_.empty()) {
-      std::cout << "\nRun " << run_.id << (status == RunStatus::Paused ? " is paused: waiting" : " also waits") << " for approval of\n";
+      std::cout << "\nRun " << run_.id << (status == RunStatus::Paused ? " is paused: waiting" : " also waits")
+                << " for approval of\n";
       for (auto v : waiting_) {
         const Node& n = nodes_[v];
         std::cout << "  " << n.rec.id << ": " << n.rec.message << "\n"
                   << "    relengine" << flag << " approve " << run_.id << " " << n.rec.id << " --note \"...\"\n";
       }
-      if (status == RunStatus::Paused) std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
+      if (status == RunStatus::Paused)
+        std::cout << "then continue with:\n  relengine" << flag << " resume " << run_.id << "\n";
     }
     if (status == RunStatus::Failed) {
       for (auto v : failed_) {
@@ -1049,7 +1074,8 @@ class Builder {
     if (ec) return;
     if (!interrupting_) {
       interrupting_ = true;
-      console_.note(std::string("\nrelengine: ") + strsignal(sig) + ": stopping running steps (TERM, then KILL after 5s)");
+      console_.note(std::string("\nrelengine: ") + strsignal(sig) +
+                    ": stopping running steps (TERM, then KILL after 5s)");
       for (auto& n : nodes_) {
         if (n.proc) n.proc->terminate();
         if (n.retry) n.retry->cancel();
@@ -1074,8 +1100,8 @@ class Builder {
     std::vector<StepRecord> all;
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);
     console_.summary(all);
-    std::cout << "\nRun " << run_.id << " interrupted. Continue with:\n  relengine" << state_dir_flag(opt_) << " resume "
-              << run_.id << "\n";
+    std::cout << "\nRun " << run_.id << " interrupted. Continue with:\n  relengine" << state_dir_flag(opt_)
+              << " resume " << run_.id << "\n";
     shutdown();
   }
 
@@ -1131,7 +1157,7 @@ class Builder {
   fs::path logs_dir_;
   std::map<std::string, std::string> engine_env_;
   RunLog run_log_;
-  std::string log_error_;  // why the run's log cannot be kept (every attempt fails at its start), or ""
+  std::string log_error_;                 // why the run's log cannot be kept (every attempt fails at its start), or ""
   std::vector<graph::Vertex> log_dirty_;  // nodes with log text not yet written
   bool log_posted_ = false;
   fs::path output_dir_;
@@ -1159,7 +1185,8 @@ std::filesystem::path run_log_path(const std::filesystem::path& logs_dir, const 
   return logs_dir / (run_id + ".log");
 }
 
-std::map<int, std::string> read_run_log(const std::filesystem::path& file, const std::string& step, std::uint64_t from) {
+std::map<int, std::string> read_run_log(const std::filesystem::path& file, const std::string& step,
+                                        std::uint64_t from) {
   std::map<int, std::string> out;
   std::ifstream in(file, std::ios::binary);
   if (!in) return out;

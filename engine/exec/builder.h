@@ -27,7 +27,7 @@ struct RunOptions {
   bool verbose = false;
   bool quiet = false;
   bool color = false;
-  bool interactive = false;   // stdin and stdout are terminals: gates ask
+  bool interactive = false;  // stdin and stdout are terminals: gates ask
 };
 
 // The run's log: LOGS_DIR/RUN.log (STATE_DIR/logs/RUN.log), one append-only file for every attempt

@@ -10,9 +10,12 @@ using state::StepStatus;
 
 std::string format_seconds(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
   return buf;
 }
 
@@ -20,14 +23,30 @@ std::string Console::paint(const std::string& text, StepStatus status) const {
   if (!opt_.color) return text;
   const char* color = "";
   switch (status) {
-    case StepStatus::Succeeded: color = "\033[32m"; break;
-    case StepStatus::Skipped: color = "\033[36m"; break;
-    case StepStatus::Failed: color = "\033[31m"; break;
-    case StepStatus::Waiting: color = "\033[33m"; break;
-    case StepStatus::Interrupted: color = "\033[35m"; break;
-    case StepStatus::Cancelled: color = "\033[90m"; break;
-    case StepStatus::Running: color = "\033[34m"; break;
-    case StepStatus::Pending: color = "\033[37m"; break;
+    case StepStatus::Succeeded:
+      color = "\033[32m";
+      break;
+    case StepStatus::Skipped:
+      color = "\033[36m";
+      break;
+    case StepStatus::Failed:
+      color = "\033[31m";
+      break;
+    case StepStatus::Waiting:
+      color = "\033[33m";
+      break;
+    case StepStatus::Interrupted:
+      color = "\033[35m";
+      break;
+    case StepStatus::Cancelled:
+      color = "\033[90m";
+      break;
+    case StepStatus::Running:
+      color = "\033[34m";
+      break;
+    case StepStatus::Pending:
+      color = "\033[37m";
+      break;
   }
   return std::string(color) + text + "\033[0m";
 }
@@ -44,7 +63,8 @@ void Console::transition(const state::StepRecord& s, double seconds) {
   if (!s.reason.empty()) status += " (" + s.reason + ")";
   if (s.status == StepStatus::Running && s.attempts > 1) status += " (attempt " + std::to_string(s.attempts) + ")";
   out_ << "[" << s.phase << "] " << s.id << ": " << paint(status, s.status);
-  if (s.status != StepStatus::Running && s.status != StepStatus::Pending && seconds > 0) out_ << " " << format_seconds(seconds);
+  if (s.status != StepStatus::Running && s.status != StepStatus::Pending && seconds > 0)
+    out_ << " " << format_seconds(seconds);
   if (!s.message.empty() && s.status != StepStatus::Running) out_ << " - " << s.message;
   out_ << "\n";
   out_.flush();
@@ -83,8 +103,9 @@ void Console::summary(const std::vector<state::StepRecord>& steps) {
     status_width = std::max(status_width, state::name(s.status).size() + (s.reason.empty() ? 0 : s.reason.size() + 1));
   }
   std::map<std::string, int> counts;
-  out_ << "\n" << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS"
-       << std::string(status_width - 6 + 2, ' ') << "ATTEMPTS\n";
+  out_ << "\n"
+       << std::string("STEP") << std::string(width - 4 + 2, ' ') << "STATUS" << std::string(status_width - 6 + 2, ' ')
+       << "ATTEMPTS\n";
   for (const auto& s : steps) {
     ++counts[std::string(state::name(s.status))];
     std::string status = std::string(state::name(s.status)) + (s.reason.empty() ? "" : ":" + s.reason);

@@ -1,26 +1,26 @@
 #include "exec/process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
-#include <cstdint>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/process/args.hpp>
 #include <boost/process/async_pipe.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/extend.hpp>
 #include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/posix.hpp>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -129,9 +129,9 @@ class Supervisor {
     pthread_sigmask(SIG_SETMASK, &all, &before);
     bp::child sup(bp::exe = supervisor_exe(), bp::args = args, bp::std_out > bp::null, bp::std_err > bp::null,
                   bp::extend::on_exec_setup([in](auto&) {
-                    ::dup2(in, 0);  // dup2 clears close-on-exec on 0
+                    ::dup2(in, 0);             // dup2 clears close-on-exec on 0
                     ::close_range(3, ~0U, 0);  // nothing of the engine's: no step's output pipe
-                    ::setpgid(0, 0);  // out of the engine's group: a Ctrl-C is not for it
+                    ::setpgid(0, 0);           // out of the engine's group: a Ctrl-C is not for it
                   }),
                   ec);
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
@@ -154,7 +154,7 @@ class Supervisor {
 
   void reap(bool wait) {
     if (pid_ <= 0) return;
-    for (int i = 0; i < (wait ? 5000 : 1); ++i) {  // at most a second
+    for (int i = 0; i < (wait ? 5000 : 1); ++i) {         // at most a second
       if (::waitpid(pid_, nullptr, WNOHANG) != 0) break;  // reaped, or not ours any more
       ::usleep(200);
     }
@@ -256,7 +256,8 @@ struct ProcessGroup::Impl {
 
 ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec, OutputHandler on_output,
                            ExitHandler on_exit)
-    : impl_((Supervisor::get().fd(), std::make_unique<Impl>(io))) {  // the supervisor first: it must not inherit our pipe
+    : impl_(
+          (Supervisor::get().fd(), std::make_unique<Impl>(io))) {  // the supervisor first: it must not inherit our pipe
   impl_->on_output = std::move(on_output);
   impl_->on_exit = std::move(on_exit);
   impl_->grace = spec.grace_seconds;
@@ -299,39 +300,39 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   // child, through the shared memory), so without it the parent's read could be folded to 0.
   volatile int workdir_errno = 0;
   std::error_code ec;
-  impl_->child = bp::child(
-      bp::exe = program, bp::args = args, bp::std_in < bp::null, (bp::std_out & bp::std_err) > impl_->pipe,
-      bp::posix::use_vfork, bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
-      bp::extend::on_exec_setup([sup, &before, &failed, workdir, &workdir_errno](auto& exec) {
-        if (workdir && ::chdir(workdir) != 0) {
-          workdir_errno = errno;
-          ::_exit(127);
-        }
-        ::setpgid(0, 0);
-        int32_t self = static_cast<int32_t>(::getpid());
-        while (::write(sup, &self, sizeof self) < 0 && errno == EINTR) {
-        }
-        // (Should the supervisor have died this instant, the write failed with EPIPE and left a
-        // SIGPIPE pending, which is consumed here; the engine tells the next supervisor.)
-        drop_pending_sigpipe();
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        for (int s = 1; s < NSIG; ++s)
-          if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
-        ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-        // None of the engine's descriptors reach the command (the state database, another step's
-        // output pipe, which would otherwise stay open until this command ends).
-        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        ::execve(exec.exe, exec.cmd_line, exec.env);
-        // Like a shell: 127 and the reason on the command's own output.
-        const char* why = ::strerrordesc_np(errno);
-        [[maybe_unused]] auto ignored = ::write(2, failed.data(), failed.size()) + ::write(2, why, std::strlen(why)) +
-                                        ::write(2, "\n", 1);
-        int32_t gone = -self;
-        ignored = ::write(sup, &gone, sizeof gone);
-        ::_exit(127);
-      }),
-      ec);
+  impl_->child =
+      bp::child(bp::exe = program, bp::args = args, bp::std_in<bp::null, (bp::std_out & bp::std_err)> impl_->pipe,
+                bp::posix::use_vfork, bp::extend::on_setup([&envp](auto& exec) { exec.env = envp.data(); }),
+                bp::extend::on_exec_setup([sup, &before, &failed, workdir, &workdir_errno](auto& exec) {
+                  if (workdir && ::chdir(workdir) != 0) {
+                    workdir_errno = errno;
+                    ::_exit(127);
+                  }
+                  ::setpgid(0, 0);
+                  int32_t self = static_cast<int32_t>(::getpid());
+                  while (::write(sup, &self, sizeof self) < 0 && errno == EINTR) {
+                  }
+                  // (Should the supervisor have died this instant, the write failed with EPIPE and left a
+                  // SIGPIPE pending, which is consumed here; the engine tells the next supervisor.)
+                  drop_pending_sigpipe();
+                  struct sigaction dfl {};
+                  dfl.sa_handler = SIG_DFL;
+                  for (int s = 1; s < NSIG; ++s)
+                    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+                  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+                  // None of the engine's descriptors reach the command (the state database, another step's
+                  // output pipe, which would otherwise stay open until this command ends).
+                  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+                  ::execve(exec.exe, exec.cmd_line, exec.env);
+                  // Like a shell: 127 and the reason on the command's own output.
+                  const char* why = ::strerrordesc_np(errno);
+                  [[maybe_unused]] auto ignored = ::write(2, failed.data(), failed.size()) +
+                                                  ::write(2, why, std::strlen(why)) + ::write(2, "\n", 1);
+                  int32_t gone = -self;
+                  ignored = ::write(sup, &gone, sizeof gone);
+                  ::_exit(127);
+                }),
+                ec);
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (!ec && workdir_errno != 0) {
     impl_->child.wait(ec);  // it has exited already: reaped here, never registered

@@ -19,15 +19,15 @@
 namespace relengine::exec {
 
 struct CommandSpec {
-  std::vector<std::string> argv;              // program and arguments (no shell unless argv says so)
-  std::string workdir;                        // "" for the engine's; one it cannot enter: not started
-  std::map<std::string, std::string> env;     // the complete environment of the command
-  double grace_seconds = 5;                   // between TERM and KILL on terminate()
+  std::vector<std::string> argv;           // program and arguments (no shell unless argv says so)
+  std::string workdir;                     // "" for the engine's; one it cannot enter: not started
+  std::map<std::string, std::string> env;  // the complete environment of the command
+  double grace_seconds = 5;                // between TERM and KILL on terminate()
 };
 
 struct ExitStatus {
-  int code = 0;        // exit code, or 128 + signal when the command was killed
-  bool spawned = true; // false: could not start (message says why, e.g. `cannot enter workdir /x: Permission denied`)
+  int code = 0;         // exit code, or 128 + signal when the command was killed
+  bool spawned = true;  // false: could not start (message says why, e.g. `cannot enter workdir /x: Permission denied`)
   std::string message;
 };
 

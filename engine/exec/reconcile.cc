@@ -30,7 +30,8 @@ Reconciliation reconcile(const ReconcileInput& in) {
   plan::RenderContext ctx;
   ctx.prepared = &prep;
   ctx.run_id = in.run_id;
-  ctx.steps = [&](const std::string& id, const std::string& field, const std::string& key) -> std::optional<expr::Value> {
+  ctx.steps = [&](const std::string& id, const std::string& field,
+                  const std::string& key) -> std::optional<expr::Value> {
     auto it = recorded.find(id);
     if (it == recorded.end()) return std::nullopt;
     if (field == "status") return expr::Value(std::string(state::name(it->second.status)));
@@ -50,8 +51,10 @@ Reconciliation reconcile(const ReconcileInput& in) {
     StepRecord r;
     auto known_it = recorded.find(ps.id);
     bool known = known_it != recorded.end();
-    if (known) r = known_it->second;
-    else r.id = ps.id, r.step = ps.step->id.value, r.phase = ps.phase->id.value;
+    if (known)
+      r = known_it->second;
+    else
+      r.id = ps.id, r.step = ps.step->id.value, r.phase = ps.phase->id.value;
     const StepRecord before = r;
     r.order = order++;
     std::string why;
@@ -88,7 +91,8 @@ Reconciliation reconcile(const ReconcileInput& in) {
     if (will_run && !r.approved_by.empty() && !r.approved_fingerprint.empty()) {
       auto now = fingerprint_now(ps.vertex);
       if (now && *now != r.approved_fingerprint) {
-        out.voided.push_back("approval of " + r.id + " by " + r.approved_by + " voided: its command changed since it was approved");
+        out.voided.push_back("approval of " + r.id + " by " + r.approved_by +
+                             " voided: its command changed since it was approved");
         clear_approval(r);
         if (r.status == StepStatus::Succeeded || r.status == StepStatus::Skipped) r.message.clear();
       }
@@ -98,15 +102,20 @@ Reconciliation reconcile(const ReconcileInput& in) {
       out.to_run.emplace_back(r.id, why);
     } else if (!why.empty() && r.status != StepStatus::Waiting) {
       if (known) r.status = StepStatus::Pending, r.reason.clear();
-      if (why == "pending") ++out.not_started;
-      else out.to_run.emplace_back(r.id, why);
+      if (why == "pending")
+        ++out.not_started;
+      else
+        out.to_run.emplace_back(r.id, why);
     } else if (r.status == StepStatus::Waiting) {
       out.to_run.emplace_back(r.id, r.approved_by.empty() ? "waiting for approval" : "approved by " + r.approved_by);
     }
 
-    if (!known) out.writes.push_back({r, "added", ""});
-    else if (before.status != r.status || before.approved_by != r.approved_by) out.writes.push_back({r, "reset", ""});
-    else if (before.order != r.order) out.writes.push_back({r, "", ""});
+    if (!known)
+      out.writes.push_back({r, "added", ""});
+    else if (before.status != r.status || before.approved_by != r.approved_by)
+      out.writes.push_back({r, "reset", ""});
+    else if (before.order != r.order)
+      out.writes.push_back({r, "", ""});
     out.records.push_back(std::move(r));
   }
 
@@ -115,7 +124,7 @@ Reconciliation reconcile(const ReconcileInput& in) {
   for (const auto& [id, r] : recorded)
     if (!current.count(id))
       out.removed.emplace_back(id, in.reexpand.count(r.step) ? "its for_each is expanded again after the rerun"
-                                                               : "no longer in the playbook");
+                                                             : "no longer in the playbook");
   return out;
 }
 

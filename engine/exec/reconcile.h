@@ -17,10 +17,10 @@ namespace relengine::exec {
 
 struct ReconcileInput {
   const plan::Prepared* prepared = nullptr;
-  const plan::Plan* plan = nullptr;                  // in execution order, the selection applied
+  const plan::Plan* plan = nullptr;  // in execution order, the selection applied
   const std::vector<state::StepRecord>* recorded = nullptr;
-  std::set<graph::Vertex> rerun;                     // reset by --rerun / --rerun-phase (downstream included)
-  std::set<std::string> reexpand;                    // for_each steps expanded again (their instances dropped)
+  std::set<graph::Vertex> rerun;   // reset by --rerun / --rerun-phase (downstream included)
+  std::set<std::string> reexpand;  // for_each steps expanded again (their instances dropped)
   std::string run_id;
   // Another live process drives the run (a dry run looks without taking the lease): its running
   // steps are running, not interrupted.
@@ -34,8 +34,8 @@ struct Reconciliation {
   std::vector<state::RunStore::Transition> writes;
   std::vector<std::pair<std::string, std::string>> removed;  // id, why it is dropped
   std::vector<std::pair<std::string, std::string>> to_run;   // id, why it runs (or waits)
-  std::vector<std::string> voided;  // "approval of X voided: ..." (the step asks again)
-  std::size_t not_started = 0;      // pending steps that never ran (summarized, not listed)
+  std::vector<std::string> voided;                           // "approval of X voided: ..." (the step asks again)
+  std::size_t not_started = 0;                               // pending steps that never ran (summarized, not listed)
 };
 
 Reconciliation reconcile(const ReconcileInput& in);

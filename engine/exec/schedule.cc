@@ -17,8 +17,10 @@ Schedule::Schedule(const graph::StepGraph& graph, const std::vector<bool>& done,
     s.done = v < done.size() && done[v];
     std::vector<graph::Vertex> waits;
     for (auto d : graph.dependencies(v)) {
-      if (!state_[d].done) waits.push_back(d);
-      else waits.insert(waits.end(), above[d].begin(), above[d].end());
+      if (!state_[d].done)
+        waits.push_back(d);
+      else
+        waits.insert(waits.end(), above[d].begin(), above[d].end());
     }
     std::sort(waits.begin(), waits.end());
     waits.erase(std::unique(waits.begin(), waits.end()), waits.end());

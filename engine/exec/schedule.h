@@ -58,9 +58,9 @@ class Schedule {
     std::size_t remaining = 0;           // of waits, those not done
     std::size_t position = 0;
     bool done = false;
-    bool queued = false;                 // in ready_
+    bool queued = false;  // in ready_
     bool slot = false;
-    std::string lock;                    // held
+    std::string lock;  // held
   };
   using Ready = std::pair<std::size_t, graph::Vertex>;
 
@@ -69,7 +69,7 @@ class Schedule {
 
   std::vector<StepState> state_;
   std::priority_queue<Ready, std::vector<Ready>, std::greater<>> ready_;
-  std::map<std::string, graph::Vertex> locks_;                       // lock -> holder
+  std::map<std::string, graph::Vertex> locks_;  // lock -> holder
   std::map<std::string, std::vector<graph::Vertex>> lock_waiters_;
   std::size_t jobs_ = 1;
   std::size_t running_ = 0;

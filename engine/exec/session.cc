@@ -13,9 +13,9 @@
 
 #include "exec/reconcile.h"
 #include "graph/step_graph.h"
-#include "plan/playbook_file.h"
 #include "load/loader.h"
 #include "model/exit_code.h"
+#include "plan/playbook_file.h"
 #include "state/store.h"
 
 namespace relengine::exec {
@@ -143,10 +143,13 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
 int resume_run(const ResumeRequest& req, const RunOptions& opt) {
   try {
     // A dry run reads the state without changing a byte of it (no lease, no migration).
-    auto store = opt.dry_run ? state::RunStore::open_read_only(opt.state_dir) : state::RunStore::open(opt.state_dir, false);
+    auto store =
+        opt.dry_run ? state::RunStore::open_read_only(opt.state_dir) : state::RunStore::open(opt.state_dir, false);
     auto run = req.run_id.empty() ? store.latest_run() : store.find_run(req.run_id);
     if (!run) {
-      std::cerr << "relengine: " << (req.run_id.empty() ? "no runs in " + opt.state_dir : "no run " + req.run_id + " in " + opt.state_dir)
+      std::cerr << "relengine: "
+                << (req.run_id.empty() ? "no runs in " + opt.state_dir
+                                       : "no run " + req.run_id + " in " + opt.state_dir)
                 << "; `relengine runs` lists them\n";
       return kState;
     }
@@ -181,10 +184,10 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
       std::set<graph::Vertex> out;
       for (graph::Vertex v = 0; v < g.size(); ++v) {
         const auto& node = g.node(v);
-        bool hit = std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
-                   std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
-                   std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) !=
-                       req.rerun_phases.end();
+        bool hit =
+            std::find(req.rerun.begin(), req.rerun.end(), node.id) != req.rerun.end() ||
+            std::find(req.rerun.begin(), req.rerun.end(), node.step->id.value) != req.rerun.end() ||
+            std::find(req.rerun_phases.begin(), req.rerun_phases.end(), node.phase->id.value) != req.rerun_phases.end();
         if (!hit) continue;
         std::vector<graph::Vertex> work{v};
         while (!work.empty()) {
@@ -219,7 +222,8 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     }
     const auto& g = prep.graph;
     for (const auto& s : req.rerun)
-      if (!g.find(s) && std::none_of(plan.steps.begin(), plan.steps.end(), [&](const auto& p) { return p.step->id.value == s; })) {
+      if (!g.find(s) &&
+          std::none_of(plan.steps.begin(), plan.steps.end(), [&](const auto& p) { return p.step->id.value == s; })) {
         std::cerr << "relengine: --rerun: unknown step '" << s << "'\n";
         release();
         return kBad;
@@ -262,4 +266,3 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
 }
 
 }  // namespace relengine::exec
-

@@ -27,8 +27,10 @@ struct Groups {
   int n = 0;
 
   void add(int32_t g) {
-    if (n < kMax) id[n++] = g;
-    else ::kill(-g, SIGKILL);  // cannot track it: better never to leave it behind
+    if (n < kMax)
+      id[n++] = g;
+    else
+      ::kill(-g, SIGKILL);  // cannot track it: better never to leave it behind
   }
   void remove(int32_t g) {
     for (int i = 0; i < n; ++i)
@@ -63,8 +65,10 @@ int supervise_main(int argc, char** argv) {
     have += static_cast<size_t>(r);
     size_t whole = have / sizeof(int32_t);
     for (size_t i = 0; i < whole; ++i) {
-      if (buf[i] > 0) groups.add(buf[i]);
-      else if (buf[i] < 0) groups.remove(-buf[i]);
+      if (buf[i] > 0)
+        groups.add(buf[i]);
+      else if (buf[i] < 0)
+        groups.remove(-buf[i]);
     }
     size_t rest = have % sizeof(int32_t);
     std::memmove(buf, reinterpret_cast<char*>(buf) + whole * sizeof(int32_t), rest);

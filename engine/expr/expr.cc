@@ -18,9 +18,7 @@ struct Token {
   std::size_t offset = 0;
 };
 
-bool ident_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-}
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 
 class Lexer {
  public:
@@ -117,18 +115,30 @@ class Parser {
 
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Token::Kind::End: return "end of expression";
-      case Token::Kind::String: return "'" + t.text + "'";
-      case Token::Kind::LParen: return "(";
-      case Token::Kind::RParen: return ")";
-      case Token::Kind::Comma: return ",";
-      case Token::Kind::Dot: return ".";
-      case Token::Kind::Not: return "!";
-      case Token::Kind::Eq: return "==";
-      case Token::Kind::Ne: return "!=";
-      case Token::Kind::And: return "&&";
-      case Token::Kind::Or: return "||";
-      default: return t.text;
+      case Token::Kind::End:
+        return "end of expression";
+      case Token::Kind::String:
+        return "'" + t.text + "'";
+      case Token::Kind::LParen:
+        return "(";
+      case Token::Kind::RParen:
+        return ")";
+      case Token::Kind::Comma:
+        return ",";
+      case Token::Kind::Dot:
+        return ".";
+      case Token::Kind::Not:
+        return "!";
+      case Token::Kind::Eq:
+        return "==";
+      case Token::Kind::Ne:
+        return "!=";
+      case Token::Kind::And:
+        return "&&";
+      case Token::Kind::Or:
+        return "||";
+      default:
+        return t.text;
     }
   }
 
@@ -244,8 +254,7 @@ class Parser {
 
   std::unique_ptr<Expr> parse_call(const Token& name, std::unique_ptr<Expr> e) {
     if (!kFunctions.count(name.text))
-      throw ExprError{"unknown function '" + name.text + "' (known: " + kFunctionList + ")",
-                      name.offset};
+      throw ExprError{"unknown function '" + name.text + "' (known: " + kFunctionList + ")", name.offset};
     next();  // (
     e->kind = Expr::Kind::Call;
     e->function = name.text;
@@ -314,8 +323,10 @@ class Evaluator {
 
   Value eval(const Expr& e) {
     switch (e.kind) {
-      case Expr::Kind::Literal: return e.literal;
-      case Expr::Kind::Ref: return lookup(e);
+      case Expr::Kind::Literal:
+        return e.literal;
+      case Expr::Kind::Ref:
+        return lookup(e);
       case Expr::Kind::Not: {
         Value v = eval(*e.args[0]);
         if (v.is_unknown()) return Unknown{"!" + unknown_text(v)};
@@ -339,7 +350,8 @@ class Evaluator {
         if (a.is_unknown() || b.is_unknown()) return Unknown{"(condition on a run-time value)"};
         return is_and;
       }
-      case Expr::Kind::Call: return call(e);
+      case Expr::Kind::Call:
+        return call(e);
     }
     return Value();
   }
@@ -389,8 +401,8 @@ class Evaluator {
       if (p.size() < 2) return fail(std::string("'") + what + "' needs a name: " + what + ".NAME");
       if (!m) return Unknown{ref_text(e)};
       auto it = m->find(p[1]);
-      if (it == m->end()) return fail("unknown " + std::string(what == std::string("inputs") ? "input" : "var") +
-                                      " '" + p[1] + "'");
+      if (it == m->end())
+        return fail("unknown " + std::string(what == std::string("inputs") ? "input" : "var") + " '" + p[1] + "'");
       return descend(it->second, e, 2);
     };
     if (root == "inputs") return from_map(scope_.inputs, "inputs");
@@ -499,12 +511,18 @@ StaticType check_ref(const Expr& e, const StaticScope& scope, std::vector<ExprEr
 
 const char* static_type_name(StaticType t) {
   switch (t) {
-    case StaticType::Any: return "value";
-    case StaticType::String: return "string";
-    case StaticType::Bool: return "bool";
-    case StaticType::Int: return "int";
-    case StaticType::ListValue: return "list";
-    case StaticType::MapValue: return "map";
+    case StaticType::Any:
+      return "value";
+    case StaticType::String:
+      return "string";
+    case StaticType::Bool:
+      return "bool";
+    case StaticType::Int:
+      return "int";
+    case StaticType::ListValue:
+      return "list";
+    case StaticType::MapValue:
+      return "map";
   }
   return "value";
 }
@@ -550,8 +568,10 @@ EvalResult evaluate(const Expr& expr, const Scope& scope) {
 
 StaticType check(const Expr& e, const StaticScope& scope, std::vector<ExprError>& errors) {
   switch (e.kind) {
-    case Expr::Kind::Literal: return static_of_value(e.literal);
-    case Expr::Kind::Ref: return check_ref(e, scope, errors);
+    case Expr::Kind::Literal:
+      return static_of_value(e.literal);
+    case Expr::Kind::Ref:
+      return check_ref(e, scope, errors);
     case Expr::Kind::Call:
       for (const auto& a : e.args) check(*a, scope, errors);
       return e.function == "fromJSON" ? StaticType::Any : StaticType::Bool;
@@ -579,7 +599,8 @@ TemplateResult parse_template(std::string_view text) {
     bool in_string = false;
     std::size_t close = std::string_view::npos;
     for (; i < text.size(); ++i) {
-      if (text[i] == '\'') in_string = !in_string;
+      if (text[i] == '\'')
+        in_string = !in_string;
       else if (!in_string && text.substr(i, 2) == "}}") {
         close = i;
         break;
@@ -613,7 +634,8 @@ std::optional<std::string> regex_problem(std::string_view pattern) {
 
 bool shell_safe(std::string_view value) {
   for (char c : value) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._/:@%+=,~^-").find(c) != std::string_view::npos;
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+              std::string_view("._/:@%+=,~^-").find(c) != std::string_view::npos;
     if (!ok) return false;
   }
   return true;
@@ -647,7 +669,8 @@ RenderResult render(std::string_view text, const Scope& scope, RenderMode mode) 
     if (mode == RenderMode::Shell && !v.value.is_unknown() && !shell_safe(to_string(v.value))) {
       out.error = RenderError{shown +
                                   " expands to a value with characters that are not safe in shell text; "
-                                  "pass it through env: (env: {NAME: " + shown + "}) and use \"$NAME\" instead",
+                                  "pass it through env: (env: {NAME: " +
+                                  shown + "}) and use \"$NAME\" instead",
                               shown, part.open, true};
       return out;
     }
@@ -684,7 +707,8 @@ RenderResult render_node(const model::Node& node, const Scope& scope, RenderMode
       out.value = std::move(entries);
       return out;
     }
-    case model::Node::Kind::Scalar: break;
+    case model::Node::Kind::Scalar:
+      break;
   }
   if (node.scalar.find("${{") == std::string::npos) {
     out.value = from_node(node);

@@ -20,11 +20,11 @@ namespace relengine::expr {
 struct Expr {
   enum class Kind { Literal, Ref, Not, Eq, Ne, And, Or, Call };
   Kind kind = Kind::Literal;
-  Value literal;                   // Literal
-  std::vector<std::string> path;   // Ref: inputs.x -> {"inputs", "x"}
-  std::string function;            // Call
+  Value literal;                            // Literal
+  std::vector<std::string> path;            // Ref: inputs.x -> {"inputs", "x"}
+  std::string function;                     // Call
   std::vector<std::unique_ptr<Expr>> args;  // operands / call arguments
-  std::size_t offset = 0;          // position in the expression text
+  std::size_t offset = 0;                   // position in the expression text
   std::size_t length = 0;
 };
 
@@ -53,11 +53,10 @@ struct Scope {
   const std::map<std::string, Value>* inputs = nullptr;
   const std::map<std::string, Value>* vars = nullptr;
   // steps.ID.outputs.KEY (field "outputs") and steps.ID.status (field "status", key "").
-  std::function<std::optional<Value>(const std::string& step, const std::string& field, const std::string& key)>
-      steps;
+  std::function<std::optional<Value>(const std::string& step, const std::string& field, const std::string& key)> steps;
   const Value* item = nullptr;
   std::function<std::optional<std::string>(const std::string& name)> env;  // unset: unknown until run time
-  std::string run_id;  // empty: unknown until run time
+  std::string run_id;                                                      // empty: unknown until run time
 };
 
 struct EvalResult {
@@ -75,9 +74,9 @@ const char* static_type_name(StaticType t);
 struct StaticScope {
   std::map<std::string, StaticType> inputs;
   std::map<std::string, StaticType> vars;
-  std::set<std::string> steps;          // plain step ids
-  std::set<std::string> for_each_steps; // ids that expand, so ID[ITEM] is known too
-  bool item = false;                    // inside a for_each step
+  std::set<std::string> steps;           // plain step ids
+  std::set<std::string> for_each_steps;  // ids that expand, so ID[ITEM] is known too
+  bool item = false;                     // inside a for_each step
 };
 
 // Checks every reference; returns the expression's type (Any when it cannot be known).
@@ -87,9 +86,9 @@ StaticType check(const Expr& expr, const StaticScope& scope, std::vector<ExprErr
 
 struct TemplatePart {
   bool is_expr = false;
-  std::string text;          // literal text, or the expression's source
-  std::size_t offset = 0;    // position in the template of the text (of the expression's first char)
-  std::size_t open = 0;      // position of "${{" for an expression part
+  std::string text;        // literal text, or the expression's source
+  std::size_t offset = 0;  // position in the template of the text (of the expression's first char)
+  std::size_t open = 0;    // position of "${{" for an expression part
 };
 
 struct Template {
@@ -109,9 +108,9 @@ enum class RenderMode { Plain, Shell };
 
 struct RenderError {
   std::string message;
-  std::string expression;   // the ${{ }} text involved
-  std::size_t offset = 0;   // of that expression in the template
-  bool injection = false;   // the injection guard refused a value
+  std::string expression;  // the ${{ }} text involved
+  std::size_t offset = 0;  // of that expression in the template
+  bool injection = false;  // the injection guard refused a value
 };
 
 struct RenderResult {

@@ -37,15 +37,19 @@ nlohmann::ordered_json json_of(const Value& value) {
 
 Value value_of(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::string: return j.get<std::string>();
-    case nlohmann::json::value_t::boolean: return j.get<bool>();
-    case nlohmann::json::value_t::number_integer: return j.get<std::int64_t>();
+    case nlohmann::json::value_t::string:
+      return j.get<std::string>();
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>();
+    case nlohmann::json::value_t::number_integer:
+      return j.get<std::int64_t>();
     case nlohmann::json::value_t::number_unsigned: {
       auto u = j.get<std::uint64_t>();
       if (u > static_cast<std::uint64_t>(INT64_MAX)) return j.dump();  // keeps its digits, never wraps
       return static_cast<std::int64_t>(u);
     }
-    case nlohmann::json::value_t::number_float: return j.dump();
+    case nlohmann::json::value_t::number_float:
+      return j.dump();
     case nlohmann::json::value_t::array: {
       List out;
       for (const auto& item : j) out.push_back(value_of(item));
@@ -56,7 +60,8 @@ Value value_of(const nlohmann::json& j) {
       for (auto it = j.begin(); it != j.end(); ++it) out.emplace_back(it.key(), value_of(it.value()));
       return out;
     }
-    default: return std::string();  // null
+    default:
+      return std::string();  // null
   }
 }
 
@@ -103,12 +108,18 @@ std::string to_string(const Value& value) {
 
 const char* type_name(const Value& value) {
   switch (value.v.index()) {
-    case 0: return "string";
-    case 1: return "bool";
-    case 2: return "int";
-    case 3: return "list";
-    case 4: return "map";
-    default: return "unknown";
+    case 0:
+      return "string";
+    case 1:
+      return "bool";
+    case 2:
+      return "int";
+    case 3:
+      return "list";
+    case 4:
+      return "map";
+    default:
+      return "unknown";
   }
 }
 
@@ -144,7 +155,8 @@ Value from_node(const model::Node& node) {
       for (const auto& [k, item] : node.entries) out.emplace_back(k, from_node(item));
       return out;
     }
-    case model::Node::Kind::Scalar: break;
+    case model::Node::Kind::Scalar:
+      break;
   }
   if (node.plain) {
     if (node.scalar == "true") return true;

@@ -56,8 +56,10 @@ std::vector<UnitEdge> unit_edges(const model::Playbook& pb, std::vector<Unit>& u
       }
       for (const auto& need : st.needs) {
         std::vector<std::size_t> targets;
-        if (auto it = step_index.find(need.value); it != step_index.end()) targets.push_back(it->second);
-        else if (auto g = group_index.find(need.value); g != group_index.end()) targets = g->second;
+        if (auto it = step_index.find(need.value); it != step_index.end())
+          targets.push_back(it->second);
+        else if (auto g = group_index.find(need.value); g != group_index.end())
+          targets = g->second;
         for (auto t : targets)
           if (units[t].phase_index == p && t != ids[i]) has_local_successor[t] = has_local_predecessor[ids[i]] = true;
       }
@@ -103,7 +105,6 @@ std::vector<UnitEdge> unit_edges(const model::Playbook& pb, std::vector<Unit>& u
   }
   return edges;
 }
-
 
 }  // namespace
 

@@ -17,14 +17,14 @@
 namespace relengine::graph {
 
 struct StepNode {
-  std::string id;                 // "tag" or "tag[webhook]"
+  std::string id;  // "tag" or "tag[webhook]"
   const model::Step* step = nullptr;
   const model::Phase* phase = nullptr;
   std::size_t phase_index = 0;
-  std::size_t file_order = 0;     // position of the step in the file, for stable ordering
+  std::size_t file_order = 0;       // position of the step in the file, for stable ordering
   std::optional<expr::Value> item;  // set in a for_each instance
-  bool unexpanded = false;        // a for_each step whose list is not known yet: ID[*]
-  bool retired = false;           // an ID[*] replaced by its instances at run time (no edges)
+  bool unexpanded = false;          // a for_each step whose list is not known yet: ID[*]
+  bool retired = false;             // an ID[*] replaced by its instances at run time (no edges)
 };
 
 struct DependencyEdge {

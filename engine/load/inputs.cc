@@ -1,14 +1,14 @@
 #include "load/inputs.h"
 
+#include <yaml-cpp/yaml.h>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
-#include <yaml-cpp/yaml.h>
 
 #include "expr/expr.h"
 #include "load/loader.h"
@@ -67,7 +67,8 @@ std::optional<expr::Value> convert(const model::Input& in, const std::string& ra
       }
       return expr::Value(i);
     }
-    case model::InputType::String: break;
+    case model::InputType::String:
+      break;
   }
   if (in.pattern && !std::regex_search(raw, std::regex(in.pattern->value, std::regex::ECMAScript))) {
     problem = "does not match the pattern " + in.pattern->value;
@@ -86,7 +87,8 @@ void unknown_input(const model::Playbook& pb, const std::string& name, const std
                    const std::string& origin, Diagnostics& diags) {
   std::string msg = "unknown input '" + name + "'" + (origin.empty() ? "" : " (" + origin + ")");
   auto names = names_of(pb);
-  if (auto best = closest(name, names); !best.empty()) msg += "; did you mean '" + best + "'?";
+  if (auto best = closest(name, names); !best.empty())
+    msg += "; did you mean '" + best + "'?";
   else if (!names.empty()) {
     std::string all;
     for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
@@ -158,7 +160,8 @@ InputValues resolve_inputs(const model::Playbook& pb, const InputSources& source
   auto env = sources.env ? sources.env : process_env;
   for (const auto& in : pb.inputs) {
     std::optional<Candidate> c;
-    if (auto it = given.find(in.name); it != given.end()) c = it->second;
+    if (auto it = given.find(in.name); it != given.end())
+      c = it->second;
     else if (!in.env.empty()) {
       if (auto v = env(in.env)) c = Candidate{*v, "$" + in.env, "", {}};
     }

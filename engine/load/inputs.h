@@ -18,8 +18,8 @@
 namespace relengine::load {
 
 struct InputSources {
-  std::vector<std::string> sets;  // NAME=VALUE, in command-line order
-  std::string inputs_file;        // --inputs FILE.yaml, or ""
+  std::vector<std::string> sets;                // NAME=VALUE, in command-line order
+  std::string inputs_file;                      // --inputs FILE.yaml, or ""
   std::map<std::string, std::string> recorded;  // values recorded by an earlier run (resume)
   std::function<std::optional<std::string>(const std::string&)> env;
   bool lenient = false;  // missing required inputs become unknown instead of errors (list, graph)

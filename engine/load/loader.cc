@@ -1,5 +1,8 @@
 #include "load/loader.h"
 
+#include <openssl/evp.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -14,9 +17,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
-#include <openssl/evp.h>
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
 
 #include "expr/expr.h"
 #include "load/schema_check.h"
@@ -59,11 +59,16 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) n = add(mul(n, 10), text[i] - '0');
     if (i == digits) return std::nullopt;
     std::int64_t unit = 0;
-    if (text.substr(i, 2) == "ms") unit = 1, i += 2;
-    else if (i < text.size() && text[i] == 's') unit = 1000, ++i;
-    else if (i < text.size() && text[i] == 'm') unit = 60'000, ++i;
-    else if (i < text.size() && text[i] == 'h') unit = 3'600'000, ++i;
-    else return std::nullopt;
+    if (text.substr(i, 2) == "ms")
+      unit = 1, i += 2;
+    else if (i < text.size() && text[i] == 's')
+      unit = 1000, ++i;
+    else if (i < text.size() && text[i] == 'm')
+      unit = 60'000, ++i;
+    else if (i < text.size() && text[i] == 'h')
+      unit = 3'600'000, ++i;
+    else
+      return std::nullopt;
     total = add(total, mul(n, unit));
   }
   return Ms(total);
@@ -78,8 +83,8 @@ using model::Text;
 struct Library {
   std::string source;
   std::vector<model::Input> inputs;
-  std::vector<model::Step> steps;                      // local ids; nested includes expanded
-  std::vector<model::Playbook::IncludeGroup> groups;   // its own include entries
+  std::vector<model::Step> steps;                     // local ids; nested includes expanded
+  std::vector<model::Playbook::IncludeGroup> groups;  // its own include entries
 };
 
 std::optional<Library> load_library(const std::string& path, Diagnostics& diags, std::vector<std::string> chain,
@@ -267,7 +272,8 @@ class Builder {
       in.secret = flag(spec, "secret");
       in.env = text(spec, "env").value;
       if (in.secret && in.env.empty()) {
-        for (char c : in.name) in.env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        for (char c : in.name)
+          in.env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       }
       Text pattern = text(spec, "pattern");
       if (pattern.given) {
@@ -275,12 +281,13 @@ class Builder {
         if (auto problem = expr::regex_problem(pattern.value)) {
           error(pattern.mark, "invalid regular expression in 'pattern': " + *problem);
           in.pattern.reset();
-        } else try {
-          std::regex re(pattern.value, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-          error(pattern.mark, "invalid regular expression in 'pattern': " + std::string(e.what()));
-          in.pattern.reset();
-        }
+        } else
+          try {
+            std::regex re(pattern.value, std::regex::ECMAScript);
+          } catch (const std::regex_error& e) {
+            error(pattern.mark, "invalid regular expression in 'pattern': " + std::string(e.what()));
+            in.pattern.reset();
+          }
       }
       if (auto d = spec["default"]; d) {
         if (!d.IsScalar()) {
@@ -307,10 +314,12 @@ class Builder {
       if (!std::regex_match(v, integer))
         error(mark_of(d), "default of int input '" + in.name + "' must be an integer, not '" + v + "'");
       else if (std::from_chars(v.data(), v.data() + v.size(), i).ec != std::errc())
-        error(mark_of(d), "default of int input '" + in.name + "' is out of range for an int " + kIntRange + ": '" +
-                              v + "'");
-    } else if (in.pattern && !v.empty() && !std::regex_search(v, std::regex(in.pattern->value, std::regex::ECMAScript))) {
-      error(mark_of(d), "default '" + v + "' of input '" + in.name + "' does not match its pattern " + in.pattern->value);
+        error(mark_of(d),
+              "default of int input '" + in.name + "' is out of range for an int " + kIntRange + ": '" + v + "'");
+    } else if (in.pattern && !v.empty() &&
+               !std::regex_search(v, std::regex(in.pattern->value, std::regex::ECMAScript))) {
+      error(mark_of(d),
+            "default '" + v + "' of input '" + in.name + "' does not match its pattern " + in.pattern->value);
     }
   }
 
@@ -347,8 +356,7 @@ class Builder {
     ph.if_expr = text(n, "if");
     YAML::Node steps = n["steps"];
     if (steps && steps.IsSequence()) {
-      if (steps.size() == 0 && ph.id.given)
-        error(mark_of(steps), "phase '" + ph.id.value + "' has no steps");
+      if (steps.size() == 0 && ph.id.given) error(mark_of(steps), "phase '" + ph.id.value + "' has no steps");
       read_steps(steps, ph.steps);
       for (auto& step : ph.steps) step.phase = ph.id.value;
     } else if (steps && steps.IsNull() && ph.id.given) {
@@ -360,8 +368,10 @@ class Builder {
   // A list of steps, with its include entries expanded in place.
   void read_steps(const YAML::Node& list, std::vector<model::Step>& out) {
     for (const auto& s : list) {
-      if (s.IsMap() && s["include"]) expand_include(s, out);
-      else out.push_back(read_step(s));
+      if (s.IsMap() && s["include"])
+        expand_include(s, out);
+      else
+        out.push_back(read_step(s));
     }
   }
 
@@ -370,7 +380,8 @@ class Builder {
     static const std::set<std::string> keys = {"id", "include", "with", "needs"};
     for (auto it = n.begin(); it != n.end(); ++it)
       if (it->first.IsScalar() && !keys.count(it->first.Scalar()))
-        error(mark_of(it->first), "'" + it->first.Scalar() + "' does not apply to an include entry (it takes id, include, with and needs)");
+        error(mark_of(it->first),
+              "'" + it->first.Scalar() + "' does not apply to an include entry (it takes id, include, with and needs)");
     Text id = text(n, "id");
     Text file = text(n, "include");
     bool needs_given = false;
@@ -414,8 +425,10 @@ class Builder {
         std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
         if (std::find(names.begin(), names.end(), k) == names.end()) {
           std::string msg = "'" + k + "' is not an input of " + file.value;
-          if (auto best = closest(k, names); !best.empty()) msg += " (did you mean '" + best + "'?)";
-          else msg += names.empty() ? " (it has none)" : " (its inputs: " + join(names) + ")";
+          if (auto best = closest(k, names); !best.empty())
+            msg += " (did you mean '" + best + "'?)";
+          else
+            msg += names.empty() ? " (it has none)" : " (its inputs: " + join(names) + ")";
           error(mark_of(it->first), msg);
           continue;
         }
@@ -423,9 +436,11 @@ class Builder {
       }
     }
     for (const auto& in : lib->inputs) {
-      bool given = std::any_of(scope->with.begin(), scope->with.end(), [&](const auto& e) { return e.first == in.name; });
+      bool given =
+          std::any_of(scope->with.begin(), scope->with.end(), [&](const auto& e) { return e.first == in.name; });
       if (in.required && !in.default_value && !given)
-        error(id.mark, "include '" + id.value + "': " + file.value + " requires input '" + in.name + "': give it in with");
+        error(id.mark,
+              "include '" + id.value + "': " + file.value + " requires input '" + in.name + "': give it in with");
     }
     // The library's namespace (its steps, and its own include entries) is prefixed with ID-.
     const std::string prefix = id.value + "-";
@@ -505,7 +520,7 @@ class Builder {
       present.push_back(key);
       if (present.size() == 1) {
         st.action_mark = mark_of(k);
-        st.action = key == std::string("run") ? model::ActionKind::Run
+        st.action = key == std::string("run")    ? model::ActionKind::Run
                     : key == std::string("uses") ? model::ActionKind::Uses
                                                  : model::ActionKind::Manual;
       } else {
@@ -584,8 +599,10 @@ class Checker {
       for (const auto& st : ph.steps) {
         claim(st.id, "step");
         step_ids_.insert(st.id.value);
-        if (st.for_each) scope_.for_each_steps.insert(st.id.value);
-        else scope_.steps.insert(st.id.value);
+        if (st.for_each)
+          scope_.for_each_steps.insert(st.id.value);
+        else
+          scope_.steps.insert(st.id.value);
       }
     for (const auto& g : pb_.includes) {  // `needs: [ID]` of an include entry: all its steps
       claim(Text{g.id, g.mark, true}, "include");
@@ -596,9 +613,12 @@ class Checker {
   static expr::StaticType static_type(const model::Node& n, const expr::StaticScope& scope) {
     using expr::StaticType;
     switch (n.kind) {
-      case model::Node::Kind::List: return StaticType::ListValue;
-      case model::Node::Kind::Map: return StaticType::MapValue;
-      case model::Node::Kind::Scalar: break;
+      case model::Node::Kind::List:
+        return StaticType::ListValue;
+      case model::Node::Kind::Map:
+        return StaticType::MapValue;
+      case model::Node::Kind::Scalar:
+        break;
     }
     auto v = expr::from_node(n);
     if (v.is_bool()) return StaticType::Bool;
@@ -657,8 +677,7 @@ class Checker {
                                     const expr::StaticScope& scope) {
     auto p = expr::parse(text);
     if (p.error) {
-      b_.error(b_.map().locate(t, base + p.error->offset),
-               "in expression '" + text + "': " + p.error->message);
+      b_.error(b_.map().locate(t, base + p.error->offset), "in expression '" + text + "': " + p.error->message);
       return expr::StaticType::Any;
     }
     std::vector<expr::ExprError> errors;
@@ -705,7 +724,8 @@ class Checker {
         continue;
       }
       std::string msg = "unknown phase '" + need.value + "' in needs of phase '" + ph.id.value + "'";
-      if (step_ids_.count(need.value)) msg += " ('" + need.value + "' is a step; a phase needs phases)";
+      if (step_ids_.count(need.value))
+        msg += " ('" + need.value + "' is a step; a phase needs phases)";
       else if (auto best = closest(need.value, {phase_ids_.begin(), phase_ids_.end()}); !best.empty())
         msg += " (did you mean '" + best + "'?)";
       b_.error(need.mark, msg);
@@ -766,8 +786,10 @@ class Checker {
     Text t{fe.scalar, fe.mark, true};
     auto parsed = expr::parse_template(fe.scalar);
     if (parsed.error || !parsed.tmpl.single_expr()) {
-      if (parsed.error) b_.error(b_.map().locate(t, parsed.error->offset), parsed.error->message);
-      else b_.error(fe.mark, "for_each of step '" + st.id.value + "' must be a list or a ${{ }} expression giving one");
+      if (parsed.error)
+        b_.error(b_.map().locate(t, parsed.error->offset), parsed.error->message);
+      else
+        b_.error(fe.mark, "for_each of step '" + st.id.value + "' must be a list or a ${{ }} expression giving one");
       return;
     }
     const auto& part = parsed.tmpl.parts[0];
@@ -922,8 +944,9 @@ LoadResult load_text(const std::string& path, const std::string& source, const L
   LoadResult out;
   std::vector<YAML::Node> docs;
   if (!options.structure_known_valid && !parses_within_budget(source)) {
-    out.diags.error(path, {1, 1, 0}, "the YAML parser cannot make sense of this file (it does not terminate); "
-                                     "check the indentation and stray ',' or '-' characters");
+    out.diags.error(path, {1, 1, 0},
+                    "the YAML parser cannot make sense of this file (it does not terminate); "
+                    "check the indentation and stray ',' or '-' characters");
     return out;
   }
   try {
@@ -942,7 +965,8 @@ LoadResult load_text(const std::string& path, const std::string& source, const L
     return out;
   }
   if (docs.size() > 1) {
-    out.diags.error(path, mark_of(docs[1]), "a playbook is one YAML document; this file has " + std::to_string(docs.size()));
+    out.diags.error(path, mark_of(docs[1]),
+                    "a playbook is one YAML document; this file has " + std::to_string(docs.size()));
     return out;
   }
   const YAML::Node& root = docs[0];

@@ -4,9 +4,9 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -134,10 +134,10 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 struct Located {
-  YAML::Node node;        // the value at the path
+  YAML::Node node;                               // the value at the path
   YAML::Node key{YAML::NodeType::Undefined};     // its key, when it is an object member
   YAML::Node parent{YAML::NodeType::Undefined};  // the object or list holding it
-  const json* schema = nullptr;       // the subschema of the value
+  const json* schema = nullptr;                  // the subschema of the value
   const json* parent_schema = nullptr;
   bool found = true;
   std::string item_of;  // for a list item: "item 2 of 'steps'"
@@ -230,16 +230,19 @@ void blank_misplaced_collections(YAML::Node node, const json* schema, std::vecto
   }
 }
 
-bool is_aggregate(const std::string& description) {
-  return description.rfind("Failed to validate", 0) == 0;
-}
+bool is_aggregate(const std::string& description) { return description.rfind("Failed to validate", 0) == 0; }
 
 std::string describe_type(const json* s) {
   if (!s || !s->contains("type")) return "a different type";
   const json& t = (*s)["type"];
   std::vector<std::string> names;
   auto add = [&](const std::string& n) {
-    names.push_back(n == "object" ? "a map" : n == "array" ? "a list" : n == "boolean" ? "true or false" : n == "integer" ? "an integer" : n == "number" ? "a number" : "a " + n);
+    names.push_back(n == "object"    ? "a map"
+                    : n == "array"   ? "a list"
+                    : n == "boolean" ? "true or false"
+                    : n == "integer" ? "an integer"
+                    : n == "number"  ? "a number"
+                                     : "a " + n);
   };
   if (t.is_array())
     for (const auto& n : t) add(n.get<std::string>());
@@ -275,8 +278,10 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     std::string key = at.key.Scalar();
     std::string best = closest(key, keys);
     d.message = "unknown key '" + key + "'";
-    if (!best.empty()) d.message += " (did you mean '" + best + "'?)";
-    else if (!keys.empty()) d.message += " (known keys: " + join(keys) + ")";
+    if (!best.empty())
+      d.message += " (did you mean '" + best + "'?)";
+    else if (!keys.empty())
+      d.message += " (known keys: " + join(keys) + ")";
     return d;
   }
   if (desc.rfind("Missing required property", 0) == 0) {
@@ -308,7 +313,8 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     if (pattern == "^([0-9]+(ms|s|m|h))+$")
       d.message = what(at) + ": '" + got + "' is not a duration (use a number with s, m or h, e.g. 30s, 10m, 1h30m)";
     else if (pattern == "^[a-z0-9][a-z0-9-]*$")
-      d.message = what(at) + ": '" + got + "' is not a valid id (lowercase letters, digits and '-', starting with a letter or digit)";
+      d.message = what(at) + ": '" + got +
+                  "' is not a valid id (lowercase letters, digits and '-', starting with a letter or digit)";
     else
       d.message = what(at) + ": '" + got + "' does not match " + pattern;
     return d;
@@ -317,7 +323,8 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     std::string got = at.node.IsScalar() ? at.node.Scalar() : "";
     std::string bound;
     if (s && s->contains("minimum")) bound += "at least " + (*s)["minimum"].dump();
-    if (s && s->contains("maximum")) bound += std::string(bound.empty() ? "" : " and ") + "at most " + (*s)["maximum"].dump();
+    if (s && s->contains("maximum"))
+      bound += std::string(bound.empty() ? "" : " and ") + "at most " + (*s)["maximum"].dump();
     d.message = what(at) + " must be " + bound + ", not " + got;
     return d;
   }
@@ -371,8 +378,8 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
         } catch (const std::exception& e) {
           diags.error(file, mark_of(root), std::string("the schema check stopped early: ") + e.what());
         }
-        const std::vector<std::string> base = {"<root>", "[phases]", "[" + std::to_string(p) + "]", "[steps]",
-                                               "[" + std::to_string(i) + "]", "[with]"};
+        const std::vector<std::string> base = {
+            "<root>", "[phases]", "[" + std::to_string(p) + "]", "[steps]", "[" + std::to_string(i) + "]", "[with]"};
         valijson::ValidationResults::Error err;
         while (sub.popError(err)) {
           std::vector<std::string> where = base;
@@ -410,7 +417,8 @@ void check_library_schema(const YAML::Node& root, const std::string& file, Diagn
     diags.error(file, mark_of(it->first), msg);
   }
   const YAML::Node kind = root["kind"];
-  if (!kind) diags.error(file, mark_of(root), "a library of steps says so: kind: steps");
+  if (!kind)
+    diags.error(file, mark_of(root), "a library of steps says so: kind: steps");
   else if (!kind.IsScalar() || kind.Scalar() != "steps")
     diags.error(file, mark_of(kind), "'kind' of a library must be 'steps'");
   const YAML::Node version = root["version"];

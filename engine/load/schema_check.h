@@ -2,8 +2,8 @@
 // the yaml-cpp nodes, and maps each error's path back to the position of the offending key or value.
 #pragma once
 
-#include <string>
 #include <yaml-cpp/yaml.h>
+#include <string>
 
 #include "load/diagnostics.h"
 #include "load/source_map.h"

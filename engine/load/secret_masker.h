@@ -55,8 +55,8 @@ class SecretMasker {
   std::size_t drain(std::string_view buf, bool at_end, std::size_t& cover, std::string& out) const;
 
   std::shared_ptr<const Patterns> patterns_;  // shared by copies: one masker per stream
-  std::string pending_;                        // held back: may be the start of a secret
-  std::size_t cover_ = 0;                      // bytes of pending_ inside an occurrence already masked
+  std::string pending_;                       // held back: may be the start of a secret
+  std::size_t cover_ = 0;                     // bytes of pending_ inside an occurrence already masked
 };
 
 }  // namespace relengine::load

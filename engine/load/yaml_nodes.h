@@ -2,8 +2,8 @@
 // the schema mapping and the --inputs file reader.
 #pragma once
 
-#include <string>
 #include <yaml-cpp/yaml.h>
+#include <string>
 
 #include "model/playbook.h"
 

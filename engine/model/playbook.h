@@ -74,9 +74,9 @@ inline constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(7 * 
 inline constexpr std::chrono::milliseconds kMaxRetryDelay = std::chrono::hours(24);
 
 struct Retry {
-  int attempts = 1;                     // 1-100
-  std::chrono::milliseconds delay{0};   // before the second attempt; 0 to kMaxRetryDelay
-  double backoff = 1;                   // 1-10: each further delay is this many times the one before
+  int attempts = 1;                    // 1-100
+  std::chrono::milliseconds delay{0};  // before the second attempt; 0 to kMaxRetryDelay
+  double backoff = 1;                  // 1-10: each further delay is this many times the one before
 };
 
 // How long to wait after attempt `attempt` (1: the first) failed: delay x backoff^(attempt-1),
@@ -101,16 +101,16 @@ enum class ActionKind { None, Run, Uses, Manual };
 // the include entry's `with` (rendered in the includer's scope), their `steps.LOCAL` the library's
 // own steps, whose ids in the playbook are ID-LOCAL.
 struct IncludeScope {
-  std::string id;                                   // the include entry's id
-  Mark mark;                                        // of the include entry
-  std::string file;                                 // the library, as positions name it
-  std::string source;                               // its bytes
-  std::vector<Input> inputs;                        // the library's declared inputs
-  std::vector<std::pair<std::string, Node>> with;   // the include entry's `with`
-  std::string with_file;                            // where `with` is written (the includer)
+  std::string id;                                  // the include entry's id
+  Mark mark;                                       // of the include entry
+  std::string file;                                // the library, as positions name it
+  std::string source;                              // its bytes
+  std::vector<Input> inputs;                       // the library's declared inputs
+  std::vector<std::pair<std::string, Node>> with;  // the include entry's `with`
+  std::string with_file;                           // where `with` is written (the includer)
   std::string with_source;
-  std::map<std::string, std::string> locals;        // local step id -> id in the playbook
-  std::shared_ptr<const IncludeScope> parent;       // the including library, for nested includes
+  std::map<std::string, std::string> locals;   // local step id -> id in the playbook
+  std::shared_ptr<const IncludeScope> parent;  // the including library, for nested includes
 };
 
 struct Step {
@@ -139,7 +139,7 @@ struct Step {
   bool idempotent = false;
   bool irreversible = false;
   bool continue_on_error = false;
-  std::optional<Node> for_each;  // a literal list, or a scalar holding an expression
+  std::optional<Node> for_each;            // a literal list, or a scalar holding an expression
   std::shared_ptr<IncludeScope> included;  // set for the steps of a library
 };
 
@@ -162,8 +162,8 @@ struct Defaults {
 };
 
 struct Playbook {
-  std::string path;     // as given on the command line
-  std::string source;   // the file's bytes
+  std::string path;    // as given on the command line
+  std::string source;  // the file's bytes
   int version = 1;
   Text name;
   Text description;

@@ -49,10 +49,10 @@ struct StepScope {
       return;
     }
     for (const auto& in : inc->inputs)
-      inputs[in.name] = in.default_value ? expr::from_node(*in.default_value)
+      inputs[in.name] = in.default_value                    ? expr::from_node(*in.default_value)
                         : in.type == model::InputType::Bool ? expr::Value(false)
-                        : in.type == model::InputType::Int ? expr::Value(0)
-                                                           : expr::Value(std::string());
+                        : in.type == model::InputType::Int  ? expr::Value(0)
+                                                            : expr::Value(std::string());
     for (const auto& [k, v] : inc->with) {
       auto r = expr::render_node(v, parent.scope, expr::RenderMode::Plain);
       if (r.error) {
@@ -125,7 +125,7 @@ struct Renderer {
   load::Diagnostics& diags;
   const std::string& step_id;
   expr::Scope scope;
-  const std::string* file = &pb.path;      // where the texts it renders are written
+  const std::string* file = &pb.path;  // where the texts it renders are written
   const std::string* source = &pb.source;
 
   bool unsafe = false;  // the injection guard refused a value
@@ -134,7 +134,8 @@ struct Renderer {
     if (err.injection) unsafe = true;
     load::SourceMap map(*source);
     std::string msg = "step '" + step_id + "': " + err.message;
-    if (!err.injection && err.expression.find("${{") == 0) msg = "step '" + step_id + "': in " + err.expression + ": " + err.message;
+    if (!err.injection && err.expression.find("${{") == 0)
+      msg = "step '" + step_id + "': in " + err.expression + ": " + err.message;
     diags.error(*file, map.locate(where, err.offset), msg);
   }
 
@@ -211,8 +212,10 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
   top.scope.steps = ctx.steps;
   top.scope.env = load::process_env;
   top.scope.run_id = ctx.run_id;
-  if (node.item) top.scope.item = &*node.item;
-  else if (node.unexpanded) top.scope.item = &unknown_item;
+  if (node.item)
+    top.scope.item = &*node.item;
+  else if (node.unexpanded)
+    top.scope.item = &unknown_item;
   StepScope step_scope;
   step_scope.make(top.scope, st.included.get());
   Renderer r{ctx, pb, diags, node.id, step_scope.scope};
@@ -255,7 +258,8 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
 
   out.action.kind = st.action;
   out.shell = st.shell.given ? st.shell.value : pb.defaults.shell.given ? pb.defaults.shell.value : "bash";
-  auto w = st.workdir.given ? r.text(st.workdir, expr::RenderMode::Plain) : top.text(pb.defaults.workdir, expr::RenderMode::Plain);
+  auto w = st.workdir.given ? r.text(st.workdir, expr::RenderMode::Plain)
+                            : top.text(pb.defaults.workdir, expr::RenderMode::Plain);
   if (w) out.workdir = resolve_workdir(pb, expr::to_string(*w));
   switch (st.action) {
     case model::ActionKind::Run:
@@ -268,13 +272,16 @@ PlannedStep render_step(const RenderContext& ctx, graph::Vertex v, load::Diagnos
       out.action.uses = st.uses.value;
       if (st.with) {
         auto with = expr::render_node(*st.with, r.scope, expr::RenderMode::Plain);
-        if (with.error) diags.error(*r.file, st.with->mark, "step '" + node.id + "': " + with.error->message);
-        else out.action.with = std::move(with.value);
+        if (with.error)
+          diags.error(*r.file, st.with->mark, "step '" + node.id + "': " + with.error->message);
+        else
+          out.action.with = std::move(with.value);
       }
       out.irreversible = irreversible(prep, st, r.scope.item, &out.action.with);
       break;
     }
-    case model::ActionKind::None: break;
+    case model::ActionKind::None:
+      break;
   }
   // Shell text that runs besides the action is guarded too, so a bad value stops the run before it starts.
   auto shell_text = [&](const model::Text& t) {
@@ -339,16 +346,19 @@ std::optional<std::vector<expr::Value>> for_each_items(const RenderContext& ctx,
   scope.env = load::process_env;
   scope.run_id = ctx.run_id;
   auto fail = [&](const std::string& msg) -> std::optional<std::vector<expr::Value>> {
-    diags.error(st.included ? st.included->file : pb.path, st.for_each->mark, "step '" + node.id + "': for_each: " + msg);
+    diags.error(st.included ? st.included->file : pb.path, st.for_each->mark,
+                "step '" + node.id + "': for_each: " + msg);
     return std::nullopt;
   };
   StepScope step_scope;
   step_scope.make(scope, st.included.get());
-  if (step_scope.error) return fail("in the with of include '" + step_scope.error_in->id + "': " + step_scope.error->message);
+  if (step_scope.error)
+    return fail("in the with of include '" + step_scope.error_in->id + "': " + step_scope.error->message);
   auto r = expr::render_node(*st.for_each, step_scope.scope, expr::RenderMode::Plain);
   if (r.error) return fail((r.error->expression.empty() ? "" : "in " + r.error->expression + ": ") + r.error->message);
   if (r.value.is_unknown() || expr::contains_unknown(r.value)) return fail("its list is still not known");
-  if (!r.value.is_list()) return fail("gave a " + std::string(expr::type_name(r.value)) + ", not a list: " + expr::to_string(r.value));
+  if (!r.value.is_list())
+    return fail("gave a " + std::string(expr::type_name(r.value)) + ", not a list: " + expr::to_string(r.value));
   std::set<std::string> ids;
   const auto& items = r.value.list();
   for (std::size_t i = 0; i < items.size(); ++i)
@@ -402,7 +412,8 @@ Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& di
         if (!downstream[w]) downstream[w] = true, work.push_back(w);
     }
     for (graph::Vertex v = 0; v < g.size(); ++v)
-      if (!downstream[v]) selected[v] = false, satisfied[v] = true, reason[v] = "treated as done (before --from " + sel.from + ")";
+      if (!downstream[v])
+        selected[v] = false, satisfied[v] = true, reason[v] = "treated as done (before --from " + sel.from + ")";
   }
   if (!sel.phases.empty()) {
     std::set<std::string> wanted;
@@ -444,8 +455,9 @@ Plan make_plan(const Prepared& prep, const Selection& sel, load::Diagnostics& di
       for (const auto& m : missing)
         if (shown++ < 5) list += (list.empty() ? "" : ", ") + m;
       if (missing.size() > 5) list += ", ... (" + std::to_string(missing.size()) + " in all)";
-      diags.error("", {}, "the selected phases depend on steps outside them: " + list +
-                              "; add --with-deps to run those too, or --from STEP to treat earlier steps as done");
+      diags.error("", {},
+                  "the selected phases depend on steps outside them: " + list +
+                      "; add --with-deps to run those too, or --from STEP to treat earlier steps as done");
       return plan;
     }
   }
@@ -491,10 +503,14 @@ std::string indent(const std::string& text, const std::string& prefix) {
 
 std::string action_label(const PlannedStep& s) {
   switch (s.action.kind) {
-    case model::ActionKind::Run: return "run";
-    case model::ActionKind::Uses: return "uses " + s.action.uses;
-    case model::ActionKind::Manual: return "manual";
-    case model::ActionKind::None: break;
+    case model::ActionKind::Run:
+      return "run";
+    case model::ActionKind::Uses:
+      return "uses " + s.action.uses;
+    case model::ActionKind::Manual:
+      return "manual";
+    case model::ActionKind::None:
+      break;
   }
   return "";
 }
@@ -519,8 +535,10 @@ void print_plan(std::ostream& out, const Prepared& prep, const Plan& plan) {
   if (!inputs.empty() || !prep.inputs.secret_names.empty()) {
     out << "Inputs:";
     for (const auto& in : pb.inputs) {
-      if (prep.inputs.secret_names.count(in.name)) out << " " << in.name << "=***";
-      else if (inputs.count(in.name)) out << " " << in.name << "=" << inputs[in.name];
+      if (prep.inputs.secret_names.count(in.name))
+        out << " " << in.name << "=***";
+      else if (inputs.count(in.name))
+        out << " " << in.name << "=" << inputs[in.name];
     }
     out << "\n";
   }
@@ -570,7 +588,8 @@ void print_plan(std::ostream& out, const Prepared& prep, const Plan& plan) {
         case model::ActionKind::Manual:
           out << indent(prep.inputs.mask(s.action.text), "         > ");
           break;
-        case model::ActionKind::None: break;
+        case model::ActionKind::None:
+          break;
       }
     }
   }
@@ -619,16 +638,20 @@ nlohmann::ordered_json plan_json(const Prepared& prep, const Plan& plan) {
     json action;
     switch (s.action.kind) {
       case model::ActionKind::Run:
-        action = {{"kind", "run"}, {"shell", s.shell}, {"workdir", s.workdir}, {"script", prep.inputs.mask(s.action.script)}};
+        action = {
+            {"kind", "run"}, {"shell", s.shell}, {"workdir", s.workdir}, {"script", prep.inputs.mask(s.action.script)}};
         break;
       case model::ActionKind::Uses:
-        action = {{"kind", "uses"}, {"uses", s.action.uses}, {"workdir", s.workdir},
+        action = {{"kind", "uses"},
+                  {"uses", s.action.uses},
+                  {"workdir", s.workdir},
                   {"with", json::parse(prep.inputs.mask(expr::to_json(s.action.with)))}};
         break;
       case model::ActionKind::Manual:
         action = {{"kind", "manual"}, {"text", prep.inputs.mask(s.action.text)}};
         break;
-      case model::ActionKind::None: break;
+      case model::ActionKind::None:
+        break;
     }
     j["action"] = action;
     steps.push_back(j);
@@ -649,7 +672,9 @@ void print_list(std::ostream& out, const Prepared& prep) {
     out << "\nInputs:\n";
     for (const auto& in : pb.inputs) {
       out << "  " << in.name << " ("
-          << (in.type == model::InputType::Bool ? "bool" : in.type == model::InputType::Int ? "int" : "string")
+          << (in.type == model::InputType::Bool  ? "bool"
+              : in.type == model::InputType::Int ? "int"
+                                                 : "string")
           << (in.required ? ", required" : "") << (in.secret ? ", secret from $" + in.env : "")
           << (in.default_value ? ", default '" + in.default_value->scalar + "'" : "") << ")";
       if (!in.description.empty()) out << "  " << in.description;
@@ -667,7 +692,9 @@ void print_list(std::ostream& out, const Prepared& prep) {
       bool may_push = irreversible(prep, st, st.for_each ? &any_item : nullptr, nullptr);
       out << "  - " << st.id.value;
       if (st.name.given) out << " — " << st.name.value;
-      std::string kind = st.action == model::ActionKind::Run ? "run" : st.action == model::ActionKind::Uses ? "uses " + st.uses.value : "manual";
+      std::string kind = st.action == model::ActionKind::Run    ? "run"
+                         : st.action == model::ActionKind::Uses ? "uses " + st.uses.value
+                                                                : "manual";
       out << "  (" << kind << ")" << marks(st.action == model::ActionKind::Manual, may_push) << "\n";
       if (st.description.given) out << "      " << st.description.value << "\n";
       if (st.for_each) {

@@ -58,22 +58,22 @@ struct PlannedStep {
   const model::Phase* phase = nullptr;
   std::vector<std::string> needs;  // ids of the instances it waits for
   bool selected = true;
-  std::string unselected_reason;   // "before --from", "not in --phase"
-  std::optional<bool> condition;   // the step's and its phase's `if`; nullopt: known at run time
-  std::string condition_text;      // what decided it, for the reader
+  std::string unselected_reason;  // "before --from", "not in --phase"
+  std::optional<bool> condition;  // the step's and its phase's `if`; nullopt: known at run time
+  std::string condition_text;     // what decided it, for the reader
   RenderedAction action;
   std::string workdir;
   std::string shell;
-  std::string done_if;                                        // rendered shell text, "" when none
+  std::string done_if;  // rendered shell text, "" when none
   std::string verify;
   std::vector<std::pair<std::string, std::string>> preconditions;  // (command, message)
-  std::vector<std::pair<std::string, std::string>> env;       // defaults.env then step env, rendered
-  std::chrono::milliseconds timeout{0};                       // 0: none
+  std::vector<std::pair<std::string, std::string>> env;            // defaults.env then step env, rendered
+  std::chrono::milliseconds timeout{0};                            // 0: none
   model::Retry retry;
   bool render_failed = false;
   bool render_unsafe = false;  // the failure is the injection guard's (exit 2, not a step failure)
-  bool gate = false;          // manual step
-  bool irreversible = false;  // irreversible: true, or git.tag with a remote
+  bool gate = false;           // manual step
+  bool irreversible = false;   // irreversible: true, or git.tag with a remote
 };
 
 struct Plan {

@@ -9,7 +9,8 @@
 
 namespace relengine::plan {
 
-std::optional<model::Playbook> load_checked(const std::string& path, load::Diagnostics& diags, const KnownValid* known) {
+std::optional<model::Playbook> load_checked(const std::string& path, load::Diagnostics& diags,
+                                            const KnownValid* known) {
   load::LoadResult r;
   if (!known || known->validator != load::validator_id()) {
     r = load::load_file(path);

@@ -34,7 +34,11 @@ GraphModel build_graph_model(const plan::Prepared& prep, const std::vector<state
     gn.phase = n.phase->id.value;
     gn.gate = n.step->action == model::ActionKind::Manual;
     expr::Value any_item = expr::Unknown{"item"};
-    gn.irreversible = plan::irreversible(prep, *n.step, n.item ? &*n.item : n.unexpanded ? &any_item : nullptr, nullptr);
+    gn.irreversible = plan::irreversible(prep, *n.step,
+                                         n.item         ? &*n.item
+                                         : n.unexpanded ? &any_item
+                                                        : nullptr,
+                                         nullptr);
     gn.for_each = n.step->for_each.has_value();
     if (records) {
       auto it = by_id.find(n.id);

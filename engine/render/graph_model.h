@@ -15,15 +15,15 @@
 namespace relengine::render {
 
 struct GraphNode {
-  std::string id;       // instance id, "tag[api]"
-  std::string step;     // step id, "tag"
-  std::string name;     // the step's name, or ""
+  std::string id;    // instance id, "tag[api]"
+  std::string step;  // step id, "tag"
+  std::string name;  // the step's name, or ""
   std::string phase;
   bool gate = false;
   bool irreversible = false;
   bool for_each = false;
   // With a run:
-  std::string status;   // "" without a run
+  std::string status;  // "" without a run
   std::string reason;
   std::string message;
   int attempts = 0;
@@ -38,9 +38,9 @@ struct GraphPhase {
 };
 
 struct GraphModel {
-  std::string title;        // the playbook's name
+  std::string title;  // the playbook's name
   std::string playbook;
-  std::string run_id;       // "" without a run
+  std::string run_id;  // "" without a run
   std::string run_status;
   std::vector<GraphPhase> phases;
   std::vector<GraphNode> nodes;

@@ -58,12 +58,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -76,8 +87,10 @@ std::string fit(const std::string& s, std::size_t width) {
 
 std::string format_duration(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
   return buf;
 }
 
@@ -93,7 +106,7 @@ void render_ascii(std::ostream& out, const GraphModel& m, bool color, std::size_
   auto paint = [&](const std::string& text, const std::string& status) {
     if (!color || status.empty()) return text;
     static const std::map<std::string, const char*> ansi = {
-        {"succeeded", "\033[32m"}, {"skipped", "\033[36m"},    {"failed", "\033[31m"}, {"waiting", "\033[33m"},
+        {"succeeded", "\033[32m"},   {"skipped", "\033[36m"},   {"failed", "\033[31m"}, {"waiting", "\033[33m"},
         {"interrupted", "\033[35m"}, {"cancelled", "\033[90m"}, {"running", "\033[34m"}};
     auto it = ansi.find(status);
     return it == ansi.end() ? text : std::string(it->second) + text + "\033[0m";
@@ -101,9 +114,10 @@ void render_ascii(std::ostream& out, const GraphModel& m, bool color, std::size_
   out << m.title << " (" << m.playbook << ")";
   if (!m.run_id.empty()) out << "  run " << m.run_id << ": " << m.run_status;
   out << "\n";
-  out << (m.run_id.empty() ? "marks: [G] manual gate  [!] irreversible  <- needs\n"
-                           : "state: ok succeeded  skip skipped  FAIL failed  wait waiting  intr interrupted  cncl cancelled\n"
-                             "       ... pending  run running    marks: [G] gate  [!] irreversible  <- needs\n");
+  out << (m.run_id.empty()
+              ? "marks: [G] manual gate  [!] irreversible  <- needs\n"
+              : "state: ok succeeded  skip skipped  FAIL failed  wait waiting  intr interrupted  cncl cancelled\n"
+                "       ... pending  run running    marks: [G] gate  [!] irreversible  <- needs\n");
   auto deps = dependencies_of(m);
   std::map<std::string, std::string> phase_of;
   for (const auto& n : m.nodes) phase_of[n.id] = n.phase;
@@ -165,8 +179,10 @@ void render_dot(std::ostream& out, const GraphModel& m) {
       const Style& st = style_of(n.status);
       std::string label = n.id;
       if (!n.name.empty() && n.name != n.id) label += "\n" + n.name;
-      if (n.gate) label = "[gate] " + label;
-      else if (n.irreversible) label = "[irreversible] " + label;
+      if (n.gate)
+        label = "[gate] " + label;
+      else if (n.irreversible)
+        label = "[irreversible] " + label;
       if (!n.status.empty()) label += "\n" + state_text(n);
       std::string shape = n.gate ? "hexagon" : n.irreversible ? "octagon" : "box";
       std::string style = n.gate || n.irreversible ? "filled" : "rounded,filled";
@@ -189,19 +205,32 @@ void render_mermaid(std::ostream& out, const GraphModel& m) {
     std::string escaped;
     for (char c : s) {
       switch (c) {
-        case '"': escaped += "#quot;"; break;
-        case '[': escaped += "#91;"; break;
-        case ']': escaped += "#93;"; break;
-        case '<': escaped += "#lt;"; break;
-        case '>': escaped += "#gt;"; break;
-        case '\n': escaped += "<br/>"; break;
-        default: escaped += c;
+        case '"':
+          escaped += "#quot;";
+          break;
+        case '[':
+          escaped += "#91;";
+          break;
+        case ']':
+          escaped += "#93;";
+          break;
+        case '<':
+          escaped += "#lt;";
+          break;
+        case '>':
+          escaped += "#gt;";
+          break;
+        case '\n':
+          escaped += "<br/>";
+          break;
+        default:
+          escaped += c;
       }
     }
     return escaped;
   };
-  out << "---\ntitle: " << label_escape(m.title) << (m.run_id.empty() ? "" : " (run " + m.run_id + ": " + m.run_status + ")")
-      << "\n---\nflowchart TD\n";
+  out << "---\ntitle: " << label_escape(m.title)
+      << (m.run_id.empty() ? "" : " (run " + m.run_id + ": " + m.run_status + ")") << "\n---\nflowchart TD\n";
   for (std::size_t p = 0; p < m.phases.size(); ++p) {
     const auto& ph = m.phases[p];
     out << "  subgraph p" << p << "[\"" << label_escape(ph.id + (ph.name.empty() ? "" : ": " + ph.name)) << "\"]\n";
@@ -231,8 +260,9 @@ void render_mermaid(std::ostream& out, const GraphModel& m) {
 bool render_svg(const GraphModel& m, std::string& svg, std::string& error) {
   auto dot = bp::search_path("dot");
   if (dot.empty()) {
-    error = "Graphviz's `dot` is not installed (Debian: apt-get install graphviz); "
-            "--format dot or mermaid work without it";
+    error =
+        "Graphviz's `dot` is not installed (Debian: apt-get install graphviz); "
+        "--format dot or mermaid work without it";
     return false;
   }
   std::ostringstream text;
@@ -241,7 +271,7 @@ bool render_svg(const GraphModel& m, std::string& svg, std::string& error) {
   std::future<std::string> out, err;
   std::error_code ec;
   const std::string input = text.str();  // must outlive the asynchronous write below
-  bp::child c(dot, "-Tsvg", bp::std_in < boost::asio::buffer(input), bp::std_out > out, bp::std_err > err, io, ec);
+  bp::child c(dot, "-Tsvg", bp::std_in<boost::asio::buffer(input), bp::std_out> out, bp::std_err > err, io, ec);
   if (ec) {
     error = "cannot run dot: " + ec.message();
     return false;
@@ -283,14 +313,17 @@ void render_html(std::ostream& out, const GraphModel& m, const std::string& svg)
     out << " &middot; run <code>" << html_escape(m.run_id) << "</code> &middot; <strong data-run-status=\""
         << html_escape(m.run_status) << "\">" << html_escape(m.run_status) << "</strong>";
   out << "</p>\n<div class=\"legend\">\n";
-  for (const char* s : {"succeeded", "skipped", "failed", "waiting", "interrupted", "cancelled", "running", "pending"}) {
+  for (const char* s :
+       {"succeeded", "skipped", "failed", "waiting", "interrupted", "cancelled", "running", "pending"}) {
     const Style& st = style_of(s);
     out << "  <span style=\"background:" << st.fill << ";border-color:" << st.stroke << "\">" << s << "</span>\n";
   }
   out << "  <span style=\"border-style:dashed\">hexagon: manual gate</span>\n"
       << "  <span style=\"border-style:double;border-width:3px\">double octagon: irreversible</span>\n"
-      << "</div>\n<div class=\"graph\">\n" << inline_svg << "\n</div>\n"
-      << "<table>\n<thead><tr><th>Phase</th><th>Step</th><th>State</th><th>Attempts</th><th>Duration</th><th>Message</th></tr></thead>\n<tbody>\n";
+      << "</div>\n<div class=\"graph\">\n"
+      << inline_svg << "\n</div>\n"
+      << "<table>\n<thead><tr><th>Phase</th><th>Step</th><th>State</th><th>Attempts</th><th>Duration</th><th>Message</"
+         "th></tr></thead>\n<tbody>\n";
   for (const auto& ph : m.phases)
     for (auto i : ph.nodes) {
       const GraphNode& n = m.nodes[i];
@@ -302,8 +335,8 @@ void render_html(std::ostream& out, const GraphModel& m, const std::string& svg)
           << html_escape(n.phase) << "</td><td><code>" << html_escape(n.id) << "</code>" << marks
           << (n.name.empty() ? "" : "<br><small>" + html_escape(n.name) + "</small>") << "</td>"
           << "<td class=\"state\" style=\"border-left-color:" << st.stroke << "\">"
-          << html_escape(n.status.empty() ? "-" : state_text(n)) << "</td><td>" << n.attempts << "</td><td>"
-          << duration << "</td><td>" << html_escape(n.message) << "</td></tr>\n";
+          << html_escape(n.status.empty() ? "-" : state_text(n)) << "</td><td>" << n.attempts << "</td><td>" << duration
+          << "</td><td>" << html_escape(n.message) << "</td></tr>\n";
     }
   out << "</tbody>\n</table>\n</body>\n</html>\n";
 }

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -88,7 +88,8 @@ const char* kInsertStep =
     "fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
     "approval_note = excluded.approval_note, auto_approved = excluded.auto_approved, ord = excluded.ord, "
     "approved_fingerprint = excluded.approved_fingerprint";
-const char* kInsertEvent = "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
+const char* kInsertEvent =
+    "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
 
 std::string to_json_map(const std::map<std::string, std::string>& m) { return json(m).dump(); }
 
@@ -266,7 +267,8 @@ std::optional<std::string> truncated(const fs::path& path) {
   if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return std::nullopt;  // empty or tiny: SQLite decides
   if (std::string(reinterpret_cast<char*>(h), 16) != std::string("SQLite format 3\0", 16)) return std::nullopt;
   auto be32 = [&](int at) {
-    return (std::uint32_t(h[at]) << 24) | (std::uint32_t(h[at + 1]) << 16) | (std::uint32_t(h[at + 2]) << 8) | h[at + 3];
+    return (std::uint32_t(h[at]) << 24) | (std::uint32_t(h[at + 1]) << 16) | (std::uint32_t(h[at + 2]) << 8) |
+           h[at + 3];
   };
   std::uint64_t page = (std::uint32_t(h[16]) << 8) | h[17];
   if (page == 1) page = 65536;
@@ -276,7 +278,8 @@ std::optional<std::string> truncated(const fs::path& path) {
   auto size = fs::file_size(path, ec);
   if (ec || size >= page * pages) return std::nullopt;
   return path.string() + " is damaged: it holds " + std::to_string(size) + " bytes, its header says " +
-         std::to_string(page * pages) + " (cut off?); it was left as it is: restore it from a backup, or move it away "
+         std::to_string(page * pages) +
+         " (cut off?); it was left as it is: restore it from a backup, or move it away "
          "to start afresh";
 }
 
@@ -314,25 +317,30 @@ int check_existing(const fs::path& path) {
       rc = sqlite3_step(st);
       std::string verdict = rc == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
       sqlite3_finalize(st);
-      if (rc == SQLITE_ROW && verdict != "ok") rc = SQLITE_CORRUPT;
-      else if (rc == SQLITE_ROW) rc = SQLITE_OK;
+      if (rc == SQLITE_ROW && verdict != "ok")
+        rc = SQLITE_CORRUPT;
+      else if (rc == SQLITE_ROW)
+        rc = SQLITE_OK;
     }
     // A database with no tables at all is one this program began to create and was killed
     // before its first commit: there is nothing in it to lose, so it is initialized.
     bool empty = false;
-    if (rc == SQLITE_OK && sqlite3_prepare_v2(ro, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr) == SQLITE_OK) {
+    if (rc == SQLITE_OK &&
+        sqlite3_prepare_v2(ro, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr) == SQLITE_OK) {
       empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
       sqlite3_finalize(st);
     }
     if (rc == SQLITE_OK && !empty) {
       rc = sqlite3_prepare_v2(ro, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
       if (rc == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) version = std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+        if (sqlite3_step(st) == SQLITE_ROW)
+          version = std::atoi(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
         sqlite3_finalize(st);
         if (version > RunStore::kSchemaVersion) {
           sqlite3_close_v2(ro);
           throw StateError(path.string() + " was written by a newer relengine (state schema " +
-                           std::to_string(version) + ", this one knows up to " + std::to_string(RunStore::kSchemaVersion) +
+                           std::to_string(version) + ", this one knows up to " +
+                           std::to_string(RunStore::kSchemaVersion) +
                            "); use that version, the file was left as it is");
         }
       } else {
@@ -529,16 +537,19 @@ void RunStore::migrate() {
   // A column is added only where it is missing: a file written by a relengine that stamped an
   // older version (or edited by hand) may have it already.
   auto add_column = [&](const char* table, const char* column, const char* decl) {
-    Statement probe(db_, (std::string("SELECT count(*) FROM pragma_table_info('") + table + "') WHERE name = ?").c_str());
+    Statement probe(db_,
+                    (std::string("SELECT count(*) FROM pragma_table_info('") + table + "') WHERE name = ?").c_str());
     probe.bind(1, std::string(column));
     probe.step();
-    if (probe.integer(0) == 0) exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
+    if (probe.integer(0) == 0)
+      exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl).c_str());
   };
   if (version < 2) add_column("runs", "validated_by", "TEXT NOT NULL DEFAULT ''");
   // 3: the items a for_each computed at run time expanded into, so a resume expands the same way.
   if (version < 3)
-    exec("CREATE TABLE IF NOT EXISTS expansions (run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, "
-         "items TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, step))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS expansions (run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, "
+        "items TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, step))");
   // 4: what an approval approved (the step's fingerprint then); another fingerprint voids it.
   if (version < 4) add_column("steps", "approved_fingerprint", "TEXT NOT NULL DEFAULT ''");
   if (version != kSchemaVersion) {
@@ -551,11 +562,15 @@ void RunStore::migrate() {
 void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& steps) {
   Transaction tx(db_);
   {
-    Statement s(db_,
-                "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
-                "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement s(
+        db_,
+        "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
+        "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, run.id).bind(2, run.playbook).bind(3, run.playbook_path).bind(4, run.playbook_hash).bind(5, run.name);
-    s.bind(6, to_json_map(run.inputs)).bind(7, std::string(name(run.status))).bind(8, run.started).bind(9, run.selection);
+    s.bind(6, to_json_map(run.inputs))
+        .bind(7, std::string(name(run.status)))
+        .bind(8, run.started)
+        .bind(9, run.selection);
     s.bind(10, run.validated_by).step();
   }
   for (const auto& st : steps) add_step(run.id, st);
@@ -568,10 +583,17 @@ void RunStore::create_run(const RunRecord& run, const std::vector<StepRecord>& s
 
 void RunStore::add_step(const std::string& run_id, const StepRecord& st) {
   Statement s(db_, prepared(kInsertStep));
-  s.bind(1, run_id).bind(2, st.id).bind(3, st.step).bind(4, st.phase).bind(5, std::string(name(st.status))).bind(6, st.reason);
+  s.bind(1, run_id)
+      .bind(2, st.id)
+      .bind(3, st.step)
+      .bind(4, st.phase)
+      .bind(5, std::string(name(st.status)))
+      .bind(6, st.reason);
   s.bind(7, st.attempts).bind(8, st.started).bind(9, st.finished);
-  if (st.exit_code) s.bind(10, *st.exit_code);
-  else s.bind_null(10);
+  if (st.exit_code)
+    s.bind(10, *st.exit_code);
+  else
+    s.bind_null(10);
   s.bind(11, to_json_map(st.outputs)).bind(12, st.message).bind(13, st.fingerprint).bind(14, st.approved_by);
   s.bind(15, st.approved_at).bind(16, st.approval_note).bind(17, st.auto_approved ? 1 : 0).bind(18, st.order);
   s.bind(19, st.approved_fingerprint);
@@ -679,7 +701,8 @@ std::optional<RunRecord> RunStore::find_run(const std::string& id) {
 }
 
 std::optional<RunRecord> RunStore::latest_run() {
-  Statement s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC LIMIT 1").c_str());
+  Statement s(db_,
+              (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC LIMIT 1").c_str());
   if (!s.step()) return std::nullopt;
   return read_run(s);
 }
@@ -701,10 +724,12 @@ std::vector<StepRecord> RunStore::steps(const std::string& run_id) {
 
 std::vector<Event> RunStore::events(const std::string& run_id) {
   std::vector<Event> out;
-  Statement s(db_, "SELECT seq, run_id, step, time, transition, attempt, message FROM events WHERE run_id = ? ORDER BY seq");
+  Statement s(db_,
+              "SELECT seq, run_id, step, time, transition, attempt, message FROM events WHERE run_id = ? ORDER BY seq");
   s.bind(1, run_id);
   while (s.step())
-    out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), static_cast<int>(s.integer(5)), s.text(6)});
+    out.push_back(
+        {s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), static_cast<int>(s.integer(5)), s.text(6)});
   return out;
 }
 

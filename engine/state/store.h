@@ -25,13 +25,13 @@ class StateError : public std::runtime_error {
 };
 
 struct StepRecord {
-  std::string id;        // instance id: "tag[api]"
-  std::string step;      // step id in the playbook: "tag"
+  std::string id;    // instance id: "tag[api]"
+  std::string step;  // step id in the playbook: "tag"
   std::string phase;
   StepStatus status = StepStatus::Pending;
-  std::string reason;    // for skipped: condition | done | unchanged | selection
+  std::string reason;  // for skipped: condition | done | unchanged | selection
   int attempts = 0;
-  std::string started;   // RFC 3339, "" when not yet
+  std::string started;  // RFC 3339, "" when not yet
   std::string finished;
   std::optional<int> exit_code;
   std::map<std::string, std::string> outputs;
@@ -42,7 +42,7 @@ struct StepRecord {
   std::string approval_note;
   bool auto_approved = false;
   std::string approved_fingerprint;  // the fingerprint of what was approved; another voids the approval
-  int order = 0;          // position in the run's execution order
+  int order = 0;                     // position in the run's execution order
 };
 
 struct RunRecord {

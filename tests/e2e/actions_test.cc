@@ -19,10 +19,11 @@ struct GitSandbox {
   std::string bare = (dir / "remote.git").string();
   std::string state = (dir / "state").string();
   GitSandbox() {
-    Result r = shell("export " + kGitEnv + "; git init -q --bare " + quote(bare) + " && git init -q -b main " + quote(work) +
-                     " && cd " + quote(work) + " && printf 'app:\\n  version: v0.1.0 # current\\n' > versions.yaml" +
-                     " && echo 'Install 0.1.0' > README.md && git add -A && git commit -qm init && git remote add origin " +
-                     quote(bare) + " && git push -q origin main");
+    Result r =
+        shell("export " + kGitEnv + "; git init -q --bare " + quote(bare) + " && git init -q -b main " + quote(work) +
+              " && cd " + quote(work) + " && printf 'app:\\n  version: v0.1.0 # current\\n' > versions.yaml" +
+              " && echo 'Install 0.1.0' > README.md && git add -A && git commit -qm init && git remote add origin " +
+              quote(bare) + " && git push -q origin main");
     REQUIRE(r.code == 0);
   }
   std::string git(const std::string& args) { return shell("git -C " + quote(work) + " " + args).out; }
@@ -93,7 +94,8 @@ TEST_CASE("every action twice: the second run reports unchanged and changes noth
 TEST_CASE("a tag that exists remotely at another commit is refused and neither side moves") {
   GitSandbox sb;
   std::string old_head = sb.git("rev-parse HEAD");
-  shell("cd " + quote(sb.work) + " && git tag src/api/v0.2.0 && git push -q origin src/api/v0.2.0 && git tag -d src/api/v0.2.0");
+  shell("cd " + quote(sb.work) +
+        " && git tag src/api/v0.2.0 && git push -q origin src/api/v0.2.0 && git tag -d src/api/v0.2.0");
   std::string pb = sb.playbook(kRelease);
   Result r = sb.run({"run", pb, "--yes", "--set", "version=v0.2.0", "--set", "number=0.2.0"});
   CHECK(r.code == 1);
@@ -126,8 +128,8 @@ TEST_CASE("kill -9 in the middle of a for_each tag step: after resume every tag 
   std::vector<std::string> argv = {"/usr/bin/env"};
   std::istringstream git_env(kGitEnv);
   for (std::string kv; git_env >> kv;) argv.push_back(kv);
-  argv.insert(argv.end(), {RELENGINE_BIN, "--state-dir", sb.state, "run", pb, "-j", "1", "--yes", "--set", "version=v0.2.0",
-                           "--set", "number=0.2.0"});
+  argv.insert(argv.end(), {RELENGINE_BIN, "--state-dir", sb.state, "run", pb, "-j", "1", "--yes", "--set",
+                           "version=v0.2.0", "--set", "number=0.2.0"});
   std::string engine_log = (sb.dir / "engine.log").string();
   int engine = start_child(argv, sb.dir.path().string(), engine_log);
   // the second tag is on the remote; its step not yet recorded
@@ -137,7 +139,7 @@ TEST_CASE("kill -9 in the middle of a for_each tag step: after resume every tag 
   ::kill(engine, SIGKILL);
   CHECK(wait_child(engine) == 128 + SIGKILL);
   CHECK(eventually([&] { return !alive(std::stoi(hook)); }));  // the push's processes end with the engine
-  write(sb.dir / "go", "");  // should the hook have survived
+  write(sb.dir / "go", "");                                    // should the hook have survived
   Result r = sb.run({"resume", "--yes"});
   CHECK(r.code == 0);
   CHECK(r.out.find("tag[cli] (interrupted (its driver died))") != std::string::npos);

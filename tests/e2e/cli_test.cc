@@ -15,9 +15,12 @@ const fs::path kValid = fs::path(TESTS_DIR) / "valid";
 const std::string kPeerpods = (fs::path(SOURCE_DIR) / "playbooks" / "peerpods-release.yaml").string();
 
 std::vector<std::string> peerpods_inputs() {
-  return {"--set", "version=v0.8.0",          "--set", "guest_components_ref=5574c4945a5ba4523c7b3a5ff1c53ace58d12b77",
-          "--set", "kbs_ref=f342a12115c67ea3",  "--set", "kata_agent_ref=17472f3f10c8",
-          "--set", "kata_version=3.6.0",       "--set", "operator_ref=v0.17.0",
+  return {"--set", "version=v0.8.0",
+          "--set", "guest_components_ref=5574c4945a5ba4523c7b3a5ff1c53ace58d12b77",
+          "--set", "kbs_ref=f342a12115c67ea3",
+          "--set", "kata_agent_ref=17472f3f10c8",
+          "--set", "kata_version=3.6.0",
+          "--set", "operator_ref=v0.17.0",
           "--set", "caa_image_tag=6d7d2a3fe8243809b3c3a710792c8498292e2fc3"};
 }
 
@@ -55,10 +58,12 @@ TEST_CASE("validate: the peer pods playbook is valid — lint warnings fail only
   CHECK(r.out.find("valid (6 phases") != std::string::npos);
 
   TempDir dir;
-  write(dir / "lint.yaml", "version: 1\nname: lint\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: echo hi\n");
+  write(dir / "lint.yaml",
+        "version: 1\nname: lint\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: echo hi\n");
   r = relengine({"validate", (dir / "lint.yaml").string()});
   CHECK(r.code == 0);
-  CHECK(r.err.find("lint.yaml:7:9: warning: step 'a' runs a command with neither done_if nor idempotent") != std::string::npos);
+  CHECK(r.err.find("lint.yaml:7:9: warning: step 'a' runs a command with neither done_if nor idempotent") !=
+        std::string::npos);
   r = relengine({"validate", "--strict", (dir / "lint.yaml").string()});
   CHECK(r.code == 1);
 }
@@ -66,7 +71,8 @@ TEST_CASE("validate: the peer pods playbook is valid — lint warnings fail only
 TEST_CASE("validate reports every problem of a file in one pass, sorted by position") {
   TempDir dir;
   write(dir / "many.yaml",
-        "version: 1\nname: many\nphases:\n  - id: p\n    steps:\n      - id: a\n        nedds: [x]\n        run: echo ${{ inputs.nope }}\n"
+        "version: 1\nname: many\nphases:\n  - id: p\n    steps:\n      - id: a\n        nedds: [x]\n        run: echo "
+        "${{ inputs.nope }}\n"
         "        idempotent: true\n      - id: b\n        timeout: soon\n        manual: hi\n");
   Result r = relengine({"validate", (dir / "many.yaml").string()});
   CHECK(r.code == 2);
@@ -86,8 +92,8 @@ TEST_CASE("a missing or unreadable playbook is a clear error, exit 2") {
 
 TEST_CASE("plan: every input problem is reported together, exit 2, nothing written") {
   TempDir dir;
-  Result r = relengine({"plan", kPeerpods, "--set", "version=8.0", "--set", "alpha=two", "--set", "skip_prerelease=maybe",
-                        "--set", "verison=v1.0.0", "--set", "novalue"},
+  Result r = relengine({"plan", kPeerpods, "--set", "version=8.0", "--set", "alpha=two", "--set",
+                        "skip_prerelease=maybe", "--set", "verison=v1.0.0", "--set", "novalue"},
                        dir.path().string());
   CHECK(r.code == 2);
   CHECK(r.out.empty());
@@ -105,7 +111,8 @@ TEST_CASE("plan: --inputs file, with --set winning, and positioned errors in the
   TempDir dir;
   write(dir / "in.yaml", "version: v0.9.0\nalpha: 2\nkbs_ref: abc\n");
   auto args = concat({"plan", kPeerpods, "--inputs", (dir / "in.yaml").string(), "--json"}, peerpods_inputs());
-  args.erase(std::find(args.begin(), args.end(), "version=v0.8.0") - 1, std::find(args.begin(), args.end(), "version=v0.8.0") + 1);
+  args.erase(std::find(args.begin(), args.end(), "version=v0.8.0") - 1,
+             std::find(args.begin(), args.end(), "version=v0.8.0") + 1);
   args.push_back("--set");
   args.push_back("alpha=3");
   Result r = relengine(args);
@@ -118,7 +125,8 @@ TEST_CASE("plan: --inputs file, with --set winning, and positioned errors in the
   r = relengine({"plan", kPeerpods, "--inputs", (dir / "bad.yaml").string()});
   CHECK(r.code == 2);
   CHECK(r.err.find("bad.yaml:2:1: error: unknown input 'alpah'; did you mean 'alpha'?") != std::string::npos);
-  CHECK(r.err.find("bad.yaml:3:15: error: the value of input 'kata_version' must be a single value") != std::string::npos);
+  CHECK(r.err.find("bad.yaml:3:15: error: the value of input 'kata_version' must be a single value") !=
+        std::string::npos);
 }
 
 TEST_CASE("plan: a secret input is read from its environment variable and never printed") {
@@ -138,11 +146,12 @@ TEST_CASE("plan: the injection guard refuses unsafe values in shell text and nam
   write(dir / "inj.yaml",
         "version: 1\nname: inj\ninputs:\n  msg: {required: true}\nphases:\n  - id: p\n    steps:\n"
         "      - id: say\n        idempotent: true\n        run: echo ${{ inputs.msg }}\n"
-        "      - id: safe\n        idempotent: true\n        env: {MSG: '${{ inputs.msg }}'}\n        run: echo \"$MSG\"\n");
+        "      - id: safe\n        idempotent: true\n        env: {MSG: '${{ inputs.msg }}'}\n        run: echo "
+        "\"$MSG\"\n");
   Result r = relengine({"plan", (dir / "inj.yaml").string(), "--set", "msg=hi; rm -rf ~"});
   CHECK(r.code == 2);
-  CHECK(r.err.find("inj.yaml:10:19: error: step 'say': ${{ inputs.msg }} expands to a value with characters that are not safe") !=
-        std::string::npos);
+  CHECK(r.err.find("inj.yaml:10:19: error: step 'say': ${{ inputs.msg }} expands to a value with characters that are "
+                   "not safe") != std::string::npos);
   CHECK(r.err.find("env:") != std::string::npos);
   CHECK(lines(r.err).size() == 2);  // the env: use is fine
   r = relengine({"plan", (dir / "inj.yaml").string(), "--set", "msg=v1.2.3"});
@@ -156,7 +165,8 @@ TEST_CASE("plan --json of the peer pods playbook: phases in order, expansions, g
   auto plan = nlohmann::json::parse(r.out);
   std::vector<std::string> phases;
   for (const auto& p : plan["phases"]) phases.push_back(p["id"]);
-  CHECK(phases == std::vector<std::string>{"upstream-sync", "kata-bump", "operator-pin", "pre-release", "cut", "post-release"});
+  CHECK(phases ==
+        std::vector<std::string>{"upstream-sync", "kata-bump", "operator-pin", "pre-release", "cut", "post-release"});
   std::map<std::string, nlohmann::json> steps;
   std::map<std::string, int> order;
   for (const auto& s : plan["steps"]) steps[s["id"]] = s, order[s["id"]] = s["order"];
@@ -197,7 +207,8 @@ TEST_CASE("plan selection: unknown phase or step, and dependencies outside --pha
   auto from = nlohmann::json::parse(r.out);
   for (const auto& s : from["steps"]) {
     if (s["phase"] == "upstream-sync") CHECK(s["will_run"] == false);
-    if (s["id"].get<std::string>().rfind("release-tag", 0) == 0 || s["phase"] == "post-release") CHECK(s["will_run"] == true);
+    if (s["id"].get<std::string>().rfind("release-tag", 0) == 0 || s["phase"] == "post-release")
+      CHECK(s["will_run"] == true);
   }
   r = relengine(concat(base, {"--from", "nope"}));
   CHECK(r.code == 2);

@@ -35,13 +35,16 @@ struct Run {
   }
 };
 
-bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 }  // namespace
 
-TEST_CASE("a phase whose if is false is not rendered: its steps are skipped, even those reading outputs of each other") {
+TEST_CASE(
+    "a phase whose if is false is not rendered: its steps are skipped, even those reading outputs of each other") {
   Run run;
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: skipped-phase
 inputs:
   skip: {type: bool, default: true}
@@ -60,7 +63,7 @@ phases:
       - id: last
         idempotent: true
         run: touch last
-)PB");
+)YAML");
   Result plan = run({"plan", "p.yaml"});
   CHECK(plan.code == 0);
   CHECK(plan.out.find("1 of 3 steps would run") != std::string::npos);
@@ -84,7 +87,7 @@ phases:
   CHECK(run.step("use")["status"] == "skipped");
 
   // A step `if` that is false is not rendered either.
-  write(run.dir / "q.yaml", R"PB(version: 1
+  write(run.dir / "q.yaml", R"YAML(version: 1
 name: skipped-step
 phases:
   - id: one
@@ -101,7 +104,7 @@ phases:
         if: ${{ steps.src.status == 'skipped' }}
         idempotent: true
         run: touch otherwise
-)PB");
+)YAML");
   r = run({"run", "q.yaml"});
   CAPTURE(r.out);
   CHECK(r.code == 0);
@@ -112,7 +115,7 @@ phases:
 
 TEST_CASE("reading an output of a skipped step from a step that runs fails that step, naming both — resumable") {
   Run run;
-  const std::string text = R"PB(version: 1
+  const std::string text = R"YAML(version: 1
 name: read-skipped
 phases:
   - id: one
@@ -124,7 +127,7 @@ phases:
       - id: use
         idempotent: true
         run: echo "${{ steps.src.outputs.sha }}" > used
-)PB";
+)YAML";
   write(run.dir / "p.yaml", text);
   Result r = run({"run", "p.yaml"});
   CAPTURE(r.out);
@@ -141,7 +144,8 @@ phases:
 
   // The fix: the reader gets its own condition. Resume finishes the run.
   std::string fixed = text;
-  fixed.replace(fixed.find("      - id: use\n"), 16, "      - id: use\n        if: ${{ steps.src.status != 'skipped' }}\n");
+  fixed.replace(fixed.find("      - id: use\n"), 16,
+                "      - id: use\n        if: ${{ steps.src.status != 'skipped' }}\n");
   write(run.dir / "p.yaml", fixed);
   r = run({"resume"});
   CAPTURE(r.out);
@@ -151,7 +155,7 @@ phases:
 
 TEST_CASE("dynamic for_each: the instances are expanded when the producer finishes, and shown as ID[*] until then") {
   Run run;
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: dynamic
 phases:
   - id: one
@@ -166,7 +170,7 @@ phases:
       - id: after
         idempotent: true
         run: echo "${{ steps.fan[b].outputs.v }}" > after
-)PB");
+)YAML");
   Result plan = run({"plan", "p.yaml"});
   CHECK(plan.code == 0);
   CHECK(plan.out.find("fan[*]") != std::string::npos);
@@ -194,10 +198,11 @@ phases:
   CHECK(g.out.find("fan[*]") == std::string::npos);
 }
 
-TEST_CASE("dynamic for_each across kill -9 and resume: the recorded instances, each effect once — --rerun expands again") {
+TEST_CASE(
+    "dynamic for_each across kill -9 and resume: the recorded instances, each effect once — --rerun expands again") {
   Run run;
   write(run.dir / "items", "[\"a\",\"b\"]\n");
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: dynamic-crash
 phases:
   - id: one
@@ -214,10 +219,11 @@ phases:
             while [ ! -e go ]; do sleep 0.01; done
           fi
           echo "${{ item }}" >> ledger
-)PB");
+)YAML");
   write(run.dir / "ledger", "");
   std::string log = (run.dir / "engine.log").string();
-  int engine = start_child({RELENGINE_BIN, "--state-dir", run.state, "run", "p.yaml", "-j", "1"}, run.dir.path().string(), log);
+  int engine =
+      start_child({RELENGINE_BIN, "--state-dir", run.state, "run", "p.yaml", "-j", "1"}, run.dir.path().string(), log);
   std::string b = wait_for_line(run.dir / "b.pid");
   REQUIRE(!b.empty());  // fan[b] is running: a was done before it
   ::kill(engine, SIGKILL);
@@ -254,7 +260,7 @@ phases:
 
 TEST_CASE("dynamic for_each: an empty list lets its dependents go on — a list that is not a list fails the step") {
   Run run;
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: dynamic-edge
 inputs:
   list: {default: "[]"}
@@ -272,7 +278,7 @@ phases:
       - id: after
         idempotent: true
         run: touch after
-)PB");
+)YAML");
   Result r = run({"run", "p.yaml"});
   CAPTURE(r.out);
   CHECK(r.code == 0);
@@ -300,7 +306,7 @@ phases:
 
 TEST_CASE("validate: a for_each that reads a step it does not run after is an error at the for_each") {
   TempDir dir;
-  write(dir / "p.yaml", R"PB(version: 1
+  write(dir / "p.yaml", R"YAML(version: 1
 name: order
 phases:
   - id: one
@@ -312,7 +318,7 @@ phases:
       - id: find
         idempotent: true
         run: echo 'list=["a"]' >> "$RELENGINE_OUTPUT"
-)PB");
+)YAML");
   Result r = relengine({"validate", (dir / "p.yaml").string()});
   CHECK(r.code == 2);
   CAPTURE(r.err);
@@ -322,15 +328,17 @@ phases:
 
 TEST_CASE("yaml.get reads a value, a missing key is an error (or '' when optional) — with files it selects by value") {
   Run run;
-  write(run.dir / "versions.yaml", "git:\n  coco-operator:\n    url: https://example.invalid/op\n    reference: main  # follows main\n"
-                                   "    config: default\n  kbs:\n    reference: abc\n");
+  write(run.dir / "versions.yaml",
+        "git:\n  coco-operator:\n    url: https://example.invalid/op\n    reference: main  # follows main\n"
+        "    config: default\n  kbs:\n    reference: abc\n");
   for (auto [name, image] : {std::pair{"aws", "quay.io/confidential-containers/cloud-api-adaptor"},
                              std::pair{"gcp", "192.168.122.1:5000/cloud-api-adaptor"},
                              std::pair{"alibabacloud", "registry.example/dev/coco-cloud-api-adaptor"}})
     write(run.dir / "overlays" / name / "kustomization.yaml",
-          std::string("images:\n- name: cloud-api-adaptor\n  newName: ") + image + " # change image if needed\n  newTag: latest\n");
+          std::string("images:\n- name: cloud-api-adaptor\n  newName: ") + image +
+              " # change image if needed\n  newTag: latest\n");
   write(run.dir / "overlays" / "empty" / "kustomization.yaml", "resources: []\n");
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: get
 phases:
   - id: one
@@ -355,7 +363,7 @@ phases:
           file: overlays/${{ item }}/kustomization.yaml
           key: images[name=cloud-api-adaptor].newTag
           value: ${{ steps.ref.outputs.value }}-${{ steps.absent.outputs.found }}
-)PB");
+)YAML");
   Result r = run({"run", "p.yaml"});
   CAPTURE(r.out);
   REQUIRE(r.code == 0);
@@ -367,7 +375,7 @@ phases:
   CHECK(slurp(run.dir / "overlays/gcp/kustomization.yaml").find("newTag: main-false\n") != std::string::npos);
   CHECK(slurp(run.dir / "overlays/alibabacloud/kustomization.yaml").find("newTag: latest\n") != std::string::npos);
 
-  write(run.dir / "q.yaml", R"PB(version: 1
+  write(run.dir / "q.yaml", R"YAML(version: 1
 name: get-missing
 phases:
   - id: one
@@ -375,7 +383,7 @@ phases:
       - id: missing
         uses: yaml.get
         with: {file: versions.yaml, key: git.kata-containers.reference}
-)PB");
+)YAML");
   r = run({"run", "q.yaml"});
   CHECK(r.code == 1);
   std::string out = r.out;
@@ -387,9 +395,10 @@ phases:
 TEST_CASE("file.replace with allow_no_match: nothing to replace is skipped as unchanged, with the reason") {
   Run run;
   write(run.dir / "README.md", "Nothing versioned here.\n");
-  const std::string base = "version: 1\nname: replace\nphases:\n  - id: one\n    steps:\n      - id: docs\n"
-                           "        uses: file.replace\n        with:\n          files: [README.md]\n"
-                           "          pattern: '0\\.16\\.0'\n          replacement: 0.17.0\n";
+  const std::string base =
+      "version: 1\nname: replace\nphases:\n  - id: one\n    steps:\n      - id: docs\n"
+      "        uses: file.replace\n        with:\n          files: [README.md]\n"
+      "          pattern: '0\\.16\\.0'\n          replacement: 0.17.0\n";
   write(run.dir / "strict.yaml", base);
   Result r = run({"run", "strict.yaml"});
   CHECK(r.code == 1);
@@ -407,7 +416,7 @@ TEST_CASE("file.replace with allow_no_match: nothing to replace is skipped as un
 
 TEST_CASE("retry delay 0s is valid and retries at once") {
   Run run;
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: delay0
 phases:
   - id: one
@@ -418,7 +427,7 @@ phases:
         run: |
           n=$(cat count 2>/dev/null || echo 0); echo $((n + 1)) > count
           [ "$n" -ge 1 ]
-)PB");
+)YAML");
   Result v = run({"validate", "p.yaml"});
   CAPTURE(v.err);
   CHECK(v.code == 0);
@@ -434,7 +443,7 @@ TEST_CASE("resume: a step that runs again because it changed still comes before 
   // a -> b -> c; c fails the first time. Then a is edited: the resume runs a again and c again,
   // and c must wait for a even though b, between them, is done. (a waits a little for c's mark:
   // were c to start early, the ledger would show it first.)
-  const std::string text = R"PB(version: 1
+  const std::string text = R"YAML(version: 1
 name: order-on-resume
 phases:
   - id: p
@@ -453,7 +462,7 @@ phases:
           [ -e fixed ] || exit 1
           touch c-done
           echo c >> ledger
-)PB";
+)YAML";
   auto playbook = [&](const std::string& version) {
     std::string t = text;
     t.replace(t.find("VERSION"), 7, version);

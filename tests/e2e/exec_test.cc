@@ -63,7 +63,6 @@ struct Sandbox {
   }
 };
 
-
 // A process that is not the test's child (a step's) has ended (or is a zombie).
 bool gone(int pid) {
   return eventually([&] { return !alive(pid); });
@@ -271,10 +270,16 @@ TEST_CASE("gates: pause with the approve command, auto-approve, irreversible nee
 TEST_CASE("resume after a fix, after an edit of a succeeded step, with a changed input, and --rerun-phase") {
   Sandbox sb;
   auto text = [](const std::string& second, const std::string& first_cmd) {
-    return std::string(kHead) + "inputs:\n  v: {default: one}\nphases:\n  - id: p\n    steps:\n"
-           "      - id: first\n        idempotent: true\n        run: " + first_cmd + "\n"
-           "      - id: second\n        idempotent: true\n        run: " + second + "\n"
-           "  - id: q\n    steps:\n      - id: third\n        idempotent: true\n        run: echo ${{ inputs.v }} >> third\n";
+    return std::string(kHead) +
+           "inputs:\n  v: {default: one}\nphases:\n  - id: p\n    steps:\n"
+           "      - id: first\n        idempotent: true\n        run: " +
+           first_cmd +
+           "\n"
+           "      - id: second\n        idempotent: true\n        run: " +
+           second +
+           "\n"
+           "  - id: q\n    steps:\n      - id: third\n        idempotent: true\n        run: echo ${{ inputs.v }} >> "
+           "third\n";
   };
   sb.playbook(text("exit 3", "echo first >> first"));
   Result r = sb.run({"run", sb.pb()});
@@ -310,9 +315,11 @@ TEST_CASE("resume after a fix, after an edit of a succeeded step, with a changed
 TEST_CASE("resume validates an edited playbook in full — an unchanged one resumes without a schema pass") {
   Sandbox sb;
   auto text = [](const std::string& extra) {
-    return std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
+    return std::string(kHead) +
+           "phases:\n  - id: p\n    steps:\n"
            "      - id: first\n        idempotent: true\n        run: echo first >> first\n"
-           "      - id: second\n        idempotent: true\n" + extra + "        run: test -f fixed\n";
+           "      - id: second\n        idempotent: true\n" +
+           extra + "        run: test -f fixed\n";
   };
   sb.playbook(text(""));
   Result r = sb.run({"run", sb.pb()});
@@ -682,7 +689,8 @@ phases:
 
 TEST_CASE("the run records the playbook's SHA-256 — a run recorded with the older hash resumes, validated in full") {
   Sandbox sb;
-  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n"
+  sb.playbook(std::string(kHead) +
+              "phases:\n  - id: p\n    steps:\n"
               "      - id: a\n        idempotent: true\n        run: test -f fixed\n");
   Result r = sb.run({"run", sb.pb()});
   CHECK(r.code == 1);
@@ -691,8 +699,10 @@ TEST_CASE("the run records the playbook's SHA-256 — a run recorded with the ol
   std::string sum = shell("sha256sum " + quote(sb.pb())).out.substr(0, 64);
   CHECK(recorded() == "sha256:" + sum + "\n");
   // What relengine before issue 13 recorded: two FNV-1a variants (32 hex digits), and its validator.
-  CHECK(shell("sqlite3 " + quote(db) + " \"UPDATE runs SET playbook_hash = '0f1e2d3c4b5a69788796a5b4c3d2e1f0', "
-              "validated_by = 'relengine 0.1.0 schema 00112233445566778899aabbccddeeff'\"").code == 0);
+  CHECK(shell("sqlite3 " + quote(db) +
+              " \"UPDATE runs SET playbook_hash = '0f1e2d3c4b5a69788796a5b4c3d2e1f0', "
+              "validated_by = 'relengine 0.1.0 schema 00112233445566778899aabbccddeeff'\"")
+            .code == 0);
   write(sb.dir / "fixed", "");
   r = sb.run({"resume"});
   CAPTURE(r.err);
@@ -742,7 +752,8 @@ TEST_CASE("continue_on_error, cancelled downstream, independent branches finish 
 
 TEST_CASE("--dry-run renders everything and writes nothing — status and runs speak JSON") {
   Sandbox sb;
-  sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'touch made', idempotent: true}\n");
+  sb.playbook(std::string(kHead) +
+              "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'touch made', idempotent: true}\n");
   Result r = sb.run({"run", sb.pb(), "--dry-run"});
   CHECK(r.code == 0);
   CHECK(r.out.find("$ touch made") != std::string::npos);
@@ -754,7 +765,8 @@ TEST_CASE("--dry-run renders everything and writes nothing — status and runs s
   for (const char* k : {"id", "playbook", "status", "started", "finished"}) CHECK(runs[0].contains(k));
   auto st = sb.status();
   for (const char* k : {"id", "playbook", "status", "inputs", "steps"}) CHECK(st.contains(k));
-  for (const char* k : {"id", "phase", "status", "reason", "attempts", "started", "finished", "exit_code", "outputs", "message"})
+  for (const char* k :
+       {"id", "phase", "status", "reason", "attempts", "started", "finished", "exit_code", "outputs", "message"})
     CHECK(st["steps"][0].contains(k));
   CHECK(st["steps"][0]["exit_code"] == 0);
 }
@@ -774,7 +786,8 @@ TEST_CASE("on a terminal, gates and irreversible steps ask — 'y' goes on, anyt
   // `script` gives relengine a pseudo-terminal; the answers come through it.
   auto on_tty = [&](const std::string& answers, const std::string& args) {
     return shell("cd " + quote(sb.dir.path().string()) + " && printf " + quote(answers) + " | script -qec " +
-                 quote(std::string(RELENGINE_BIN) + " --no-color --state-dir " + sb.state() + " " + args) + " /dev/null");
+                 quote(std::string(RELENGINE_BIN) + " --no-color --state-dir " + sb.state() + " " + args) +
+                 " /dev/null");
   };
   Result r = on_tty("y\nn\n", "run " + sb.pb());
   CHECK(r.out.find("Is the moon full?") != std::string::npos);
@@ -798,8 +811,10 @@ TEST_CASE("a state database locked by another writer gets exit 4 and says so") {
   // Another process holds the write lock from the moment `locked` exists until the test creates
   // `release` (at most two minutes, should the test stop in between): longer than relengine
   // waits (5 s), however slow the machine.
-  write(sb.dir / "hold.sh", "touch locked; i=0; until [ -f release ] || [ $i -ge 2400 ]; do i=$((i+1)); sleep 0.05; done\n");
-  write(sb.dir / "hold.sql", "BEGIN IMMEDIATE; INSERT INTO meta VALUES ('lock', 'held');\n.shell sh hold.sh\nROLLBACK;\n");
+  write(sb.dir / "hold.sh",
+        "touch locked; i=0; until [ -f release ] || [ $i -ge 2400 ]; do i=$((i+1)); sleep 0.05; done\n");
+  write(sb.dir / "hold.sql",
+        "BEGIN IMMEDIATE; INSERT INTO meta VALUES ('lock', 'held');\n.shell sh hold.sh\nROLLBACK;\n");
   shell("cd " + quote(sb.dir.path().string()) + " && { sqlite3 -bail " + quote(db) +
         " < hold.sql > hold.out 2>&1; touch hold.done; } </dev/null >/dev/null 2>&1 &");
   struct Release {

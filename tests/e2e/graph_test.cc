@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "run.h"
 
@@ -193,16 +193,19 @@ TEST_CASE("the HTML page of a run in headless Chromium: it renders, and every st
   Result which = shell("command -v chromium || command -v chromium-browser");
   if (which.code != 0) {
     // Visible in every report, never a silent pass: scripts/test installs Chromium, so CI runs it.
-    MESSAGE("SKIPPED: no Chromium on this machine (`bash scripts/setup browser` installs it); the HTML page was not rendered");
+    MESSAGE(
+        "SKIPPED: no Chromium on this machine (`bash scripts/setup browser` installs it); the HTML page was not "
+        "rendered");
     return;
   }
   std::string chromium = lines(which.out).at(0);
   RunFixture fx;
   std::string html = (fx.dir / "run.html").string();
   REQUIRE(fx.graph({"--format", "html", "-o", html}).code == 0);
-  std::string flags = " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking"
-                      " --disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" +
-                      quote((fx.dir / "profile").string());
+  std::string flags =
+      " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking"
+      " --disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" +
+      quote((fx.dir / "profile").string());
   std::string png = (fx.dir / "shot.png").string();
   Result shot = shell("timeout 60 " + quote(chromium) + flags + " --window-size=1200,1600 --screenshot=" + quote(png) +
                       " " + quote("file://" + html));

@@ -53,7 +53,7 @@ struct Run {
   }
 };
 
-const char* kPush = R"PB(version: 1
+const char* kPush = R"YAML(version: 1
 name: approvals
 inputs:
   version: {default: v1}
@@ -66,7 +66,7 @@ phases:
         irreversible: true
         idempotent: true
         run: echo COMMAND >> pushed
-)PB";
+)YAML";
 
 std::string push_playbook(const std::string& command) {
   std::string t = kPush;
@@ -134,7 +134,7 @@ TEST_CASE("an approval is void when --set changes a value the step renders") {
 
 TEST_CASE("resume --dry-run writes nothing, anywhere, and never records another driver's step as interrupted") {
   Run run;
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: dry
 phases:
   - id: p
@@ -147,7 +147,7 @@ phases:
       - id: after
         idempotent: true
         run: touch after
-)PB");
+)YAML");
   std::string log = (run.dir / "engine.log").string();
   int engine = start_child({RELENGINE_BIN, "--state-dir", run.state, "run", "p.yaml"}, run.dir.path().string(), log);
   std::string pid = wait_for_line(run.dir / "hold.pid");
@@ -194,9 +194,12 @@ phases:
 
 TEST_CASE("resume --dry-run of a state written by an older relengine refuses to migrate it, and says what to do") {
   Run run;
-  write(run.dir / "p.yaml", "version: 1\nname: old\nphases:\n  - id: p\n    steps:\n      - {id: a, run: 'false', idempotent: true}\n");
+  write(run.dir / "p.yaml",
+        "version: 1\nname: old\nphases:\n  - id: p\n    steps:\n      - {id: a, run: 'false', idempotent: true}\n");
   REQUIRE(run({"run", "p.yaml"}).code == 1);
-  REQUIRE(shell("sqlite3 " + quote(run.state + "/state.db") + " \"UPDATE meta SET value='3' WHERE key='schema_version'\"").code == 0);
+  REQUIRE(
+      shell("sqlite3 " + quote(run.state + "/state.db") + " \"UPDATE meta SET value='3' WHERE key='schema_version'\"")
+          .code == 0);
   auto before = run.snapshot();
   Result r = run({"resume", "--dry-run"});
   CHECK(r.code == 4);
@@ -206,8 +209,9 @@ TEST_CASE("resume --dry-run of a state written by an older relengine refuses to 
 
 TEST_CASE("the terminal prompt at a gate does not stop the lease's heartbeat") {
   Run run;
-  write(run.dir / "p.yaml", "version: 1\nname: prompt\nphases:\n  - id: p\n    steps:\n      - id: gate\n"
-                            "        manual: Is the moon full?\n      - {id: after, run: touch after, idempotent: true}\n");
+  write(run.dir / "p.yaml",
+        "version: 1\nname: prompt\nphases:\n  - id: p\n    steps:\n      - id: gate\n"
+        "        manual: Is the moon full?\n      - {id: after, run: touch after, idempotent: true}\n");
   // relengine on a pseudo-terminal (`script`), its answers from a fifo the test writes to later.
   std::string fifo = (run.dir / "answers").string();
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
@@ -234,7 +238,7 @@ TEST_CASE("the terminal prompt at a gate does not stop the lease's heartbeat") {
 
 TEST_CASE("plan, list and graph agree on what is irreversible: a git.tag whose remote renders empty pushes nothing") {
   TempDir dir;
-  write(dir / "p.yaml", R"PB(version: 1
+  write(dir / "p.yaml", R"YAML(version: 1
 name: agree
 inputs:
   remote: {default: ""}
@@ -244,7 +248,7 @@ phases:
       - id: tag
         uses: git.tag
         with: {tag: v1, remote: "${{ inputs.remote }}"}
-)PB");
+)YAML");
   std::string pb = (dir / "p.yaml").string();
   for (std::string remote : {"", "origin"}) {
     CAPTURE(remote);

@@ -27,7 +27,7 @@ struct Run {
   }
 };
 
-const char* kGreet = R"PB(version: 1
+const char* kGreet = R"YAML(version: 1
 kind: steps
 description: Say hello to someone, then check what was said
 inputs:
@@ -40,7 +40,7 @@ steps:
   - id: check
     idempotent: true
     run: test "${{ steps.say.outputs.said }}" = "${{ inputs.who }}"
-)PB";
+)YAML";
 
 }  // namespace
 
@@ -48,7 +48,7 @@ TEST_CASE("include: a library's steps become ID-LOCAL, with their inputs from wi
   Run run;
   write(run.dir / "lib" / "greet.yaml", kGreet);
   // A library that includes another: its inputs reach the inner one through its own with.
-  write(run.dir / "lib" / "twice.yaml", R"PB(version: 1
+  write(run.dir / "lib" / "twice.yaml", R"YAML(version: 1
 kind: steps
 inputs:
   who: {required: true}
@@ -59,8 +59,8 @@ steps:
   - id: second
     include: greet.yaml
     with: {who: "${{ inputs.who }}-again", greeting: hi}
-)PB");
-  write(run.dir / "p.yaml", R"PB(version: 1
+)YAML");
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: inc
 inputs:
   name: {default: world}
@@ -84,7 +84,7 @@ phases:
         needs: [greet, both]
         idempotent: true
         run: echo "after ${{ steps.greet-say.outputs.said }} $FROM_DEFAULTS" >> ledger
-)PB");
+)YAML");
   Result v = run({"validate", "p.yaml"});
   CAPTURE(v.err);
   REQUIRE(v.code == 0);
@@ -94,12 +94,13 @@ phases:
   std::map<std::string, json> by_id;
   json planned = json::parse(plan.out);
   for (const auto& s : planned["steps"]) ids.push_back(s["id"]), by_id[s["id"].get<std::string>()] = s;
-  for (std::string id : {"greet-say", "greet-check", "both-first-say", "both-first-check", "both-second-say", "both-second-check"})
+  for (std::string id :
+       {"greet-say", "greet-check", "both-first-say", "both-first-check", "both-second-say", "both-second-check"})
     CHECK_MESSAGE(by_id.count(id), id);
-  CHECK(by_id["greet-say"]["needs"] == json::array({"find"}));           // the step before the include
-  CHECK(by_id["both-first-say"]["needs"] == json::array({"find"}));      // the include entry's needs
+  CHECK(by_id["greet-say"]["needs"] == json::array({"find"}));       // the step before the include
+  CHECK(by_id["both-first-say"]["needs"] == json::array({"find"}));  // the include entry's needs
   CHECK(by_id["both-second-say"]["needs"] == json::array({"both-first-check"}));
-  CHECK(by_id["after"]["needs"].size() == 6);                              // every step of both includes
+  CHECK(by_id["after"]["needs"].size() == 6);  // every step of both includes
   CHECK(by_id["both-second-say"]["action"]["script"].get<std::string>().find("echo \"hi world-again\"") == 0);
 
   Result r = run({"run", "p.yaml"});
@@ -125,7 +126,7 @@ phases:
 
 TEST_CASE("include: problems are reported where they are, in the library or at the include entry") {
   Run run;
-  write(run.dir / "lib" / "bad.yaml", R"PB(version: 1
+  write(run.dir / "lib" / "bad.yaml", R"YAML(version: 1
 kind: steps
 inputs:
   who: {required: true}
@@ -137,10 +138,10 @@ steps:
     nedds: [say]
     idempotent: true
     run: "true"
-)PB");
+)YAML");
   write(run.dir / "lib" / "greet.yaml", kGreet);
   write(run.dir / "lib" / "loop.yaml", "version: 1\nkind: steps\nsteps:\n  - id: again\n    include: loop.yaml\n");
-  write(run.dir / "p.yaml", R"PB(version: 1
+  write(run.dir / "p.yaml", R"YAML(version: 1
 name: inc
 phases:
   - id: one
@@ -157,7 +158,7 @@ phases:
         include: lib/loop.yaml
       - id: e
         include: p.yaml
-)PB");
+)YAML");
   Result r = run({"validate", "p.yaml"});
   CAPTURE(r.err);
   CHECK(r.code == 2);
@@ -166,8 +167,7 @@ phases:
                                "p.yaml:11:16: error: 'whom' is not an input of lib/greet.yaml (did you mean 'who'?)",
                                "p.yaml:9:13: error: include 'b': lib/greet.yaml requires input 'who': give it in with",
                                "p.yaml:13:18: error: cannot read the library lib/missing.yaml",
-                               "lib/loop.yaml:5:14: error: include cycle:",
-                               "p.yaml:17:18: error: include cycle:"})
+                               "lib/loop.yaml:5:14: error: include cycle:", "p.yaml:17:18: error: include cycle:"})
     CHECK_MESSAGE(r.err.find(expected) != std::string::npos, expected);
   CHECK(!fs::exists(run.dir / "state"));  // nothing written
 }
@@ -175,8 +175,9 @@ phases:
 TEST_CASE("include: a value from with is still guarded in shell text") {
   Run run;
   write(run.dir / "lib" / "greet.yaml", kGreet);
-  write(run.dir / "p.yaml", "version: 1\nname: inc\nphases:\n  - id: one\n    steps:\n      - id: g\n"
-                            "        include: lib/greet.yaml\n        with: {who: \"a b; rm -rf ~\"}\n");
+  write(run.dir / "p.yaml",
+        "version: 1\nname: inc\nphases:\n  - id: one\n    steps:\n      - id: g\n"
+        "        include: lib/greet.yaml\n        with: {who: \"a b; rm -rf ~\"}\n");
   Result r = run({"run", "p.yaml"});
   CAPTURE(r.err);
   CHECK(r.code == 2);

@@ -27,33 +27,51 @@ struct HelmRelease {
   std::string playbook = (fs::path(SOURCE_DIR) / "playbooks" / "peerpods-release-helm.yaml").string();
 
   HelmRelease() {
-    Result r = shell("bash " + quote((fs::path(SOURCE_DIR) / "scripts" / "sandbox").string()) + " --helm " + quote(sandbox));
+    Result r =
+        shell("bash " + quote((fs::path(SOURCE_DIR) / "scripts" / "sandbox").string()) + " --helm " + quote(sandbox));
     REQUIRE_MESSAGE(r.code == 0, r.err);
-    write(fs::path(remote) / "hooks" / "post-receive", "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\n");
+    write(fs::path(remote) / "hooks" / "post-receive",
+          "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\n");
     shell("chmod +x " + quote(remote + "/hooks/post-receive"));
   }
   Result rel(std::vector<std::string> args) {
     args.insert(args.begin(), {"--state-dir", state});
-    return relengine(args, dir.path().string(), "PATH=" + sandbox + "/bin:$PATH GITHUB_TOKEN=ghp_HelmSandbox0123456789");
+    return relengine(args, dir.path().string(),
+                     "PATH=" + sandbox + "/bin:$PATH GITHUB_TOKEN=ghp_HelmSandbox0123456789");
   }
   std::vector<std::string> run_args() const {
-    return {"run", playbook, "--yes", "--set", "repo=" + repo, "--set", "version=v0.22.0",
-            "--set", "guest_components_ref=dcd55ea16ea4f4bcb87c1420f16af92e9eb15f2f",
-            "--set", "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298",
-            "--set", "kata_agent_ref=cf82bb35c80320178bf7570252fe75d6fb263209",
-            "--set", "kata_version=4.0.0", "--set", "caa_image_tag=" + kCaa};
+    return {"run",
+            playbook,
+            "--yes",
+            "--set",
+            "repo=" + repo,
+            "--set",
+            "version=v0.22.0",
+            "--set",
+            "guest_components_ref=dcd55ea16ea4f4bcb87c1420f16af92e9eb15f2f",
+            "--set",
+            "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298",
+            "--set",
+            "kata_agent_ref=cf82bb35c80320178bf7570252fe75d6fb263209",
+            "--set",
+            "kata_version=4.0.0",
+            "--set",
+            "caa_image_tag=" + kCaa};
   }
   std::string remote_git(const std::string& args) {
     std::string out = shell("git -C " + quote(remote) + " " + args).out;
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
   }
-  std::string show(const std::string& rev, const std::string& path) { return shell("git -C " + quote(remote) + " show " + quote(rev + ":" + path)).out; }
+  std::string show(const std::string& rev, const std::string& path) {
+    return shell("git -C " + quote(remote) + " show " + quote(rev + ":" + path)).out;
+  }
 };
 
 }  // namespace
 
-TEST_CASE("the Helm release on the Helm sandbox: paused at the first gate, finished, every tag once, the reverts on main") {
+TEST_CASE(
+    "the Helm release on the Helm sandbox: paused at the first gate, finished, every tag once, the reverts on main") {
   HelmRelease rel;
   const std::string base = rel.remote_git("rev-parse main");
   Result r = rel.rel(rel.run_args());

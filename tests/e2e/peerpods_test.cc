@@ -15,7 +15,8 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::vector<std::string> kModules = {"cloud-api-adaptor", "cloud-providers", "csi-wrapper", "peerpod-ctrl", "webhook"};
+const std::vector<std::string> kModules = {"cloud-api-adaptor", "cloud-providers", "csi-wrapper", "peerpod-ctrl",
+                                           "webhook"};
 const std::string kCaa = "a5f492482236b9fc4a77088efe6b4c2159ae6a03";
 const std::string kSecret = "ghp_SandboxSecret0123456789";
 
@@ -31,13 +32,19 @@ struct Release {
     Result r = shell("bash " + quote((fs::path(SOURCE_DIR) / "scripts" / "sandbox").string()) + " " + quote(sandbox));
     REQUIRE_MESSAGE(r.code == 0, r.err);
     // The remote logs every ref it accepts, to prove each tag is pushed once.
-    write(fs::path(remote) / "hooks" / "post-receive", "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\n");
+    write(fs::path(remote) / "hooks" / "post-receive",
+          "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log; done\n");
     shell("chmod +x " + quote(remote + "/hooks/post-receive"));
   }
   std::vector<std::string> inputs() const {
-    return {"--set", "repo=" + repo, "--set", "version=v0.18.0", "--set", "guest_components_ref=5574c4945a5ba4523c7b3a5ff1c53ace58d12b77",
-            "--set", "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298", "--set", "kata_agent_ref=17472f3f10c83a8626ea2bde8c4d4868f6ee95b4",
-            "--set", "kata_version=3.25.0", "--set", "operator_ref=v0.18.0", "--set", "caa_image_tag=" + kCaa};
+    return {"--set", "repo=" + repo,
+            "--set", "version=v0.18.0",
+            "--set", "guest_components_ref=5574c4945a5ba4523c7b3a5ff1c53ace58d12b77",
+            "--set", "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298",
+            "--set", "kata_agent_ref=17472f3f10c83a8626ea2bde8c4d4868f6ee95b4",
+            "--set", "kata_version=3.25.0",
+            "--set", "operator_ref=v0.18.0",
+            "--set", "caa_image_tag=" + kCaa};
   }
   std::string token = kSecret;
   std::string merge_style = "rebase";  // how the sandbox's github merges a pull request ("": never by itself)
@@ -63,9 +70,11 @@ struct Release {
   // protected, only merges, GH_STANDIN_MERGING=1, reach it).
   void someone_pushes(const std::string& file) {
     std::string tmp = (dir / ("other-" + file)).string();
-    Result r = shell("git clone -q " + quote(remote) + " " + quote(tmp) + " && cd " + quote(tmp) +
-                     " && echo x > " + quote(file) + " && git add -A && git -c user.name=Other -c user.email=o@x.invalid"
-                     " commit -qm " + quote("unrelated: " + file) + " && GH_STANDIN_MERGING=1 git push -q origin HEAD:main");
+    Result r = shell("git clone -q " + quote(remote) + " " + quote(tmp) + " && cd " + quote(tmp) + " && echo x > " +
+                     quote(file) +
+                     " && git add -A && git -c user.name=Other -c user.email=o@x.invalid"
+                     " commit -qm " +
+                     quote("unrelated: " + file) + " && GH_STANDIN_MERGING=1 git push -q origin HEAD:main");
     REQUIRE_MESSAGE(r.code == 0, r.err);
   }
   json status() { return json::parse(rel({"status", "--json"}).out); }
@@ -131,8 +140,10 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
 
   // The go stand-in: each go get exactly once, for the two modules that use the kata runtime.
   CHECK(rel.count("calls/go.log", "go get ") == 2);
-  CHECK(rel.count("calls/go.log", "src/cloud-api-adaptor: go get github.com/kata-containers/kata-containers/src/runtime@3.25.0") == 1);
-  CHECK(rel.count("calls/go.log", "src/csi-wrapper: go get github.com/kata-containers/kata-containers/src/runtime@3.25.0") == 1);
+  CHECK(rel.count("calls/go.log",
+                  "src/cloud-api-adaptor: go get github.com/kata-containers/kata-containers/src/runtime@3.25.0") == 1);
+  CHECK(rel.count("calls/go.log",
+                  "src/csi-wrapper: go get github.com/kata-containers/kata-containers/src/runtime@3.25.0") == 1);
   CHECK(rel.count("calls/gh.log", "gh release create v0.18.0-alpha.1 ") == 2);  // the injected failure, then once
   CHECK(rel.count("calls/gh.log", "gh release create v0.18.0 ") == 1);
   CHECK(rel.count("calls/gh.log", "gh pr create ") == 4);  // versions, operator, pin, post-release
@@ -161,7 +172,8 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   CHECK(versions.find("    reference: 258ea4acb7b9bd865fce5c63a539f2120dba8298\n") != std::string::npos);
   CHECK(versions.find("    reference: 17472f3f10c83a8626ea2bde8c4d4868f6ee95b4 # v3.25.0\n") != std::string::npos);
   CHECK(versions.find("kata-containers:\n    url:") == std::string::npos);  // no git.kata-containers
-  CHECK(versions.find("  coco-operator:\n    url: https://github.com/confidential-containers/operator\n    config: default\n    reference: main\n") != std::string::npos);
+  CHECK(versions.find("  coco-operator:\n    url: https://github.com/confidential-containers/operator\n    config: "
+                      "default\n    reference: main\n") != std::string::npos);
   CHECK(versions.find("    tag: \"3.9\"\n") != std::string::npos);
   std::string first = rel.git("rev-list --max-parents=0 main");
   std::string initial = rel.git("show " + first + ":src/cloud-api-adaptor/versions.yaml");
@@ -188,7 +200,8 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
   CHECK(overlay(pin, "libvirt").find("  newTag: dev-" + kCaa + "\n") != std::string::npos);
   CHECK(overlay(pin, "alibabacloud") == overlay(first, "alibabacloud"));
   CHECK(overlay("post-release-v0.18.0", "aws").find("  newTag: latest\n") != std::string::npos);
-  CHECK(rel.git("log --format=%s post-release-v0.18.0").find("Revert \"release: pin CAA image for v0.18.0\"") != std::string::npos);
+  CHECK(rel.git("log --format=%s post-release-v0.18.0").find("Revert \"release: pin CAA image for v0.18.0\"") !=
+        std::string::npos);
 
   // CITATION.cff and docs.
   std::string citation = rel.git("show post-release-v0.18.0:CITATION.cff") + "\n";
@@ -208,7 +221,8 @@ TEST_CASE("the whole peer pods release on the sandbox: gates via approve + resum
 
 TEST_CASE("a repeated pre-release: --rerun-phase pre-release --set alpha=2 tags -alpha.2 and leaves -alpha.1 alone") {
   Release rel;
-  std::vector<std::string> args = {"run", rel.playbook, "--phase", "pre-release", "--with-deps", "--auto-approve", "--yes"};
+  std::vector<std::string> args = {"run",         rel.playbook,     "--phase", "pre-release",
+                                   "--with-deps", "--auto-approve", "--yes"};
   auto in = rel.inputs();
   args.insert(args.end(), in.begin(), in.end());
   Result r = rel.rel(args);
@@ -223,7 +237,8 @@ TEST_CASE("a repeated pre-release: --rerun-phase pre-release --set alpha=2 tags 
   for (const auto& m : kModules) {
     CAPTURE(m);
     CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0-alpha.1") == alpha1[m]);
-    CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0-alpha.2^{commit}") == rel.remote_git("rev-parse " + alpha1[m] + "^{commit}"));
+    CHECK(rel.remote_git("rev-parse src/" + m + "/v0.18.0-alpha.2^{commit}") ==
+          rel.remote_git("rev-parse " + alpha1[m] + "^{commit}"));
   }
   CHECK(rel.count("calls/gh.log", "gh release create v0.18.0-alpha.2 ") == 1);
   CHECK(rel.count("calls/go.log", "go get ") == 2);  // the kata bump was not repeated
@@ -258,7 +273,8 @@ TEST_CASE("others push while the release runs, and gh does not name merge commit
   for (int round = 0; round < 20 && r.code == 3; ++round) {
     json st = rel.status();
     // Every merged pull request loses the merge commit gh would report: the playbook finds it in git.
-    for (const auto& e : fs::directory_iterator(fs::path(rel.sandbox) / "github" / "pulls")) write(e.path() / "mergeCommit", "");
+    for (const auto& e : fs::directory_iterator(fs::path(rel.sandbox) / "github" / "pulls"))
+      write(e.path() / "mergeCommit", "");
     rel.someone_pushes("file-" + std::to_string(++pushes));
     for (const auto& s : st["steps"])
       if (s["status"] == "waiting") REQUIRE(rel.rel({"approve", st["id"], s["id"]}).code == 0);
@@ -287,7 +303,8 @@ TEST_CASE("the preflight reports every problem at once, and nothing is changed b
   std::string citation = slurp(rel.repo + "/CITATION.cff");
   citation.replace(citation.find("version: 0.17.0"), 15, "version: 0.19.0");
   write(rel.repo + "/CITATION.cff", citation);
-  rel.git("commit -qam 'someone else edits' && GH_STANDIN_MERGING=1 git -C " + quote(rel.repo) + " push -q upstream main");
+  rel.git("commit -qam 'someone else edits' && GH_STANDIN_MERGING=1 git -C " + quote(rel.repo) +
+          " push -q upstream main");
   rel.git("tag src/webhook/v0.18.0 && git -C " + quote(rel.repo) + " push -q upstream src/webhook/v0.18.0 && git -C " +
           quote(rel.repo) + " tag -d src/webhook/v0.18.0");
   std::string before = rel.remote_git("for-each-ref");

@@ -18,8 +18,9 @@ int mode_of(const fs::path& p) {  // the permission bits, -1 when absent
 // Runs a one-step playbook that prints a line (so that its log holds what a tool printed), with
 // umask 0: the engine's explicit modes must not depend on the umask.
 Result run_once(const TempDir& tmp) {
-  write(tmp / "p.yaml", "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: say\n"
-                        "        idempotent: true\n        run: echo token=abc123\n");
+  write(tmp / "p.yaml",
+        "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: say\n"
+        "        idempotent: true\n        run: echo token=abc123\n");
   return shell("cd " + quote(tmp.path().string()) + " && umask 0 && " + quote(RELENGINE_BIN) +
                " --state-dir state run p.yaml");
 }

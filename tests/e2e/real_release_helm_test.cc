@@ -18,9 +18,9 @@ namespace {
 const std::string kChart = "src/cloud-api-adaptor/install/charts/peerpods";
 const std::string kVersions = "src/cloud-api-adaptor/versions.yaml";
 // The files the Helm pins live in, as the maintainers' pin commit 60e2f0da changed them.
-const std::vector<std::string> kPinned = {
-    kChart + "/providers/libvirt.yaml", kChart + "/values.yaml", "src/cloud-providers/Makefile",
-    "src/peerpod-ctrl/chart/values.yaml", "src/webhook/chart/values.yaml"};
+const std::vector<std::string> kPinned = {kChart + "/providers/libvirt.yaml", kChart + "/values.yaml",
+                                          "src/cloud-providers/Makefile", "src/peerpod-ctrl/chart/values.yaml",
+                                          "src/webhook/chart/values.yaml"};
 const std::vector<std::string> kCharts = {kChart + "/Chart.yaml", "src/peerpod-ctrl/chart/Chart.yaml",
                                           "src/webhook/chart/Chart.yaml"};
 
@@ -42,7 +42,9 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
   const fs::path fixtures = fs::path(SOURCE_DIR) / "tests" / "real" / "v0.22.0";
 
   // github.com's main is protected: a direct push is refused (only pull requests merge).
-  Result direct = shell("cd " + quote(rp.repo) + " && git commit -q --allow-empty -m direct && git push -q upstream HEAD:main; rc=$?; git reset -q --hard HEAD~1; exit $rc");
+  Result direct = shell("cd " + quote(rp.repo) +
+                        " && git commit -q --allow-empty -m direct && git push -q upstream HEAD:main; rc=$?; git reset "
+                        "-q --hard HEAD~1; exit $rc");
   CHECK(direct.code != 0);
   CHECK(direct.err.find("GH006: Protected branch update failed for refs/heads/main.") != std::string::npos);
   CHECK(rp.remote("rev-parse main") == rp.sha("65e2e946"));
@@ -53,13 +55,11 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
   // The release's real inputs: the pins of 06eb0fcc (the kata agent annotated "# v4.0.0"), kata
   // 4.0.0 (523ae7f3, 6a8a61a9), the image of the merged bumps (60e2f0da pins 61b1aba9), the day
   // of b6c00988; the chart version is derived (0.3.1 -> 0.4.0, as 60be2d48).
-  Result r = rp.rel({"run", rp.playbook, "--yes", "--set", "repo=" + rp.repo, "--set", "version=v0.22.0",
-                     "--set", "guest_components_ref=dcd55ea16ea4f4bcb87c1420f16af92e9eb15f2f",
-                     "--set", "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298",
-                     "--set", "kata_agent_ref=cf82bb35c80320178bf7570252fe75d6fb263209",
-                     "--set", "kata_version=4.0.0",
-                     "--set", "caa_image_tag=61b1aba91df646a663e60ab6b55c6a7dc93cd167",
-                     "--set", "release_date=2026-07-27"});
+  Result r = rp.rel({"run", rp.playbook, "--yes", "--set", "repo=" + rp.repo, "--set", "version=v0.22.0", "--set",
+                     "guest_components_ref=dcd55ea16ea4f4bcb87c1420f16af92e9eb15f2f", "--set",
+                     "kbs_ref=258ea4acb7b9bd865fce5c63a539f2120dba8298", "--set",
+                     "kata_agent_ref=cf82bb35c80320178bf7570252fe75d6fb263209", "--set", "kata_version=4.0.0", "--set",
+                     "caa_image_tag=61b1aba91df646a663e60ab6b55c6a7dc93cd167", "--set", "release_date=2026-07-27"});
   const std::string base = rp.sha("65e2e946");
   std::set<std::string> approved;
   for (int round = 0; round < 12 && r.code == 3; ++round) {
@@ -79,8 +79,9 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
                 without_generated(rp.blob(rp.repo, branch, kChart + "/Chart.lock")),
                 without_generated(rp.blob(rp.root + "/real.git", "6a8a61a9", kChart + "/Chart.lock")),
                 "6a8a61a9:" + kChart + "/Chart.lock");
-        rp.same("the versions pull request changes the files the maintainers changed", rp.changed(rp.repo, base, branch),
-                rp.changed(rp.root + "/real.git", base, "6a8a61a9"), "65e2e946..6a8a61a9 (06eb0fcc, 523ae7f3, 6a8a61a9)");
+        rp.same("the versions pull request changes the files the maintainers changed",
+                rp.changed(rp.repo, base, branch), rp.changed(rp.root + "/real.git", base, "6a8a61a9"),
+                "65e2e946..6a8a61a9 (06eb0fcc, 523ae7f3, 6a8a61a9)");
         // The maintainers' pull request also carried a doc fix and two test commits (rebased
         // together: one committer time); GitHub names its last commit.
         rp.merge(branch, {"06eb0fcc", "523ae7f3", "6a8a61a9", "1259faeb", "d0d5bab6"}, "61b1aba9", {},
@@ -95,8 +96,8 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
                 without_generated(rp.blob(rp.root + "/real.git", "60be2d48", kChart + "/Chart.lock")),
                 "60be2d48:" + kChart + "/Chart.lock");
         rp.same("the cut pull request changes the files the maintainers changed",
-                rp.changed(rp.repo, rp.sha("61b1aba9"), branch), rp.changed(rp.root + "/real.git", "4da058ce", "60be2d48"),
-                "4da058ce..60be2d48 (60e2f0da, 60be2d48)");
+                rp.changed(rp.repo, rp.sha("61b1aba9"), branch),
+                rp.changed(rp.root + "/real.git", "4da058ce", "60be2d48"), "4da058ce..60be2d48 (60e2f0da, 60be2d48)");
         // The maintainers' pull request began with the helper's update (4da058ce, the process
         // change of this release) and ended with a sync of the provider values (38d0fcf7), the
         // commit GitHub names and every tag names. Others' work landed after it.
@@ -113,9 +114,10 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
                 "cd841dbc:" + kChart + "/Chart.yaml (tests/real/v0.22.0)");
         ++rp.comparisons;
         CHECK_MESSAGE(!rp.exists(rp.repo, branch, kChart + "/Chart.lock"), "Chart.lock is still there");
-        if (!rp.exists(rp.repo, branch, kChart + "/Chart.lock")) MESSAGE("same: after post-release: no Chart.lock, as cd841dbc");
-        rp.same("after post-release: CITATION.cff", rp.blob(rp.repo, branch, "CITATION.cff"), slurp(fixtures / "CITATION.cff"),
-                "b6c00988:CITATION.cff (tests/real/v0.22.0)");
+        if (!rp.exists(rp.repo, branch, kChart + "/Chart.lock"))
+          MESSAGE("same: after post-release: no Chart.lock, as cd841dbc");
+        rp.same("after post-release: CITATION.cff", rp.blob(rp.repo, branch, "CITATION.cff"),
+                slurp(fixtures / "CITATION.cff"), "b6c00988:CITATION.cff (tests/real/v0.22.0)");
         std::string theirs = rp.changed(rp.root + "/real.git", "987eb8e1", "800a13fe");
         std::set<std::string> files;
         for (const auto& l : lines(theirs)) files.insert(l);
@@ -123,7 +125,8 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
         theirs.clear();
         for (const auto& f : files) theirs += f + "\n";
         rp.same("the post-release pull request changes the files the maintainers changed",
-                rp.changed(rp.repo, rp.sha("987eb8e1"), branch), theirs, "987eb8e1..b6c00988 (800a13fe, cd841dbc, b6c00988)");
+                rp.changed(rp.repo, rp.sha("987eb8e1"), branch), theirs,
+                "987eb8e1..b6c00988 (800a13fe, cd841dbc, b6c00988)");
         rp.merge_with_gh(branch, "rebase");  // cd841dbc and b6c00988 are not in the fixture
       }
       REQUIRE(rp.rel({"approve", st["id"], id, "--note", "replay reviewer"}).code == 0);
@@ -133,14 +136,16 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
   }
   CAPTURE(r.out);
   REQUIRE(r.code == 0);
-  for (std::string gate : {"versions-pr-wait", "lock-main", "cut-pr-wait", "retest-release", "unlock-main", "post-pr-wait"})
+  for (std::string gate :
+       {"versions-pr-wait", "lock-main", "cut-pr-wait", "retest-release", "unlock-main", "post-pr-wait"})
     CHECK_MESSAGE(approved.count(gate) == 1, gate);
 
   // The release commit is the maintainers' (the merged cut), every tag is on it, and no other tag exists.
   const std::string release = rp.sha("38d0fcf7");
   CHECK(rp.output("cut-pr-merged", "sha") == release);
   std::vector<std::string> tags = {"v0.22.0"};
-  for (std::string m : {"cloud-api-adaptor", "cloud-providers", "peerpod-ctrl", "webhook"}) tags.push_back("src/" + m + "/v0.22.0");
+  for (std::string m : {"cloud-api-adaptor", "cloud-providers", "peerpod-ctrl", "webhook"})
+    tags.push_back("src/" + m + "/v0.22.0");
   for (const auto& t : tags) {
     ++rp.comparisons;
     std::string at = rp.remote("rev-parse -q --verify " + quote("refs/tags/" + t + "^{commit}"));
@@ -149,8 +154,10 @@ TEST_CASE("the real v0.22.0 release, replayed with the unmodified Helm playbook,
   }
   ++rp.comparisons;
   CHECK(lines(rp.remote("tag")).size() == tags.size());  // csi-wrapper is gone: no src/csi-wrapper tag
-  if (lines(rp.remote("tag")).size() == tags.size()) MESSAGE("same: the tags are these " << tags.size() << " and no other");
-  CHECK(rp.remote("rev-parse refs/heads/main") == rp.ours("rev-parse main"));  // local main followed the post-release merge
+  if (lines(rp.remote("tag")).size() == tags.size())
+    MESSAGE("same: the tags are these " << tags.size() << " and no other");
+  CHECK(rp.remote("rev-parse refs/heads/main") ==
+        rp.ours("rev-parse main"));  // local main followed the post-release merge
   MESSAGE(rp.comparisons << " comparisons with the maintainers' v0.22.0 release");
 
   // go get ran once, in the one module that uses the kata runtime; helm twice, on the peerpods chart.

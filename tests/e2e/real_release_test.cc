@@ -14,17 +14,33 @@ using json = nlohmann::json;
 
 TEST_CASE("the real v0.17.0 release, replayed with the unmodified playbook, matches the maintainers' commits") {
   Replay rp("peerpods-release.yaml");
-  rp.setup("cloud-api-adaptor-v0.17.0.git.tar.gz", "fdbaf7bf", {kKataRuntime + "@3.23.0 v0.0.0-20251117210945-650ada7bcc8e"});
+  rp.setup("cloud-api-adaptor-v0.17.0.git.tar.gz", "fdbaf7bf",
+           {kKataRuntime + "@3.23.0 v0.0.0-20251117210945-650ada7bcc8e"});
 
   // The release's real inputs (the maintainers' commits and the README of the fixture).
-  Result r = rp.rel({"run", rp.playbook, "--yes", "--set", "repo=" + rp.repo, "--set", "version=v0.17.0",
-                     "--set", "skip_prerelease=true",
-                     "--set", "guest_components_ref=cf937d451d179fd44250a6efbde6536bf4594196",
-                     "--set", "kbs_ref=6d1dcfbadad2c67c0972d242156b4d5701a3e4ff",
-                     "--set", "kata_agent_ref=3.23.0", "--set", "kata_version=3.23.0",
-                     "--set", "operator_ref=v0.17.0",
-                     "--set", "caa_image_tag=e205a788d6d3ad619bd8b0896c6a847b05c0f745",
-                     "--set", "release_date=2025-11-24"});
+  Result r = rp.rel({"run",
+                     rp.playbook,
+                     "--yes",
+                     "--set",
+                     "repo=" + rp.repo,
+                     "--set",
+                     "version=v0.17.0",
+                     "--set",
+                     "skip_prerelease=true",
+                     "--set",
+                     "guest_components_ref=cf937d451d179fd44250a6efbde6536bf4594196",
+                     "--set",
+                     "kbs_ref=6d1dcfbadad2c67c0972d242156b4d5701a3e4ff",
+                     "--set",
+                     "kata_agent_ref=3.23.0",
+                     "--set",
+                     "kata_version=3.23.0",
+                     "--set",
+                     "operator_ref=v0.17.0",
+                     "--set",
+                     "caa_image_tag=e205a788d6d3ad619bd8b0896c6a847b05c0f745",
+                     "--set",
+                     "release_date=2025-11-24"});
   std::vector<std::string> modules = {"cloud-api-adaptor", "cloud-providers", "csi-wrapper", "peerpod-ctrl", "webhook"};
   std::vector<std::string> overlays;
   for (const auto& l : lines(rp.real("ls-tree --name-only 0275f8b0:src/cloud-api-adaptor/install/overlays")))
@@ -105,7 +121,8 @@ TEST_CASE("the real v0.17.0 release, replayed with the unmodified playbook, matc
   // Nothing in docs/ carried the version: nothing changed there.
   CHECK(rp.ours("diff --stat " + rp.sha("1f1e6fcd") + " " + post + " -- docs README.md").empty());
   CHECK(rp.git(rp.root + "/remote.git", "rev-parse refs/heads/" + post) == rp.ours("rev-parse " + post));
-  CHECK(rp.remote("rev-parse refs/heads/main") == rp.ours("rev-parse main"));  // local main followed the post-release merge
+  CHECK(rp.remote("rev-parse refs/heads/main") ==
+        rp.ours("rev-parse main"));  // local main followed the post-release merge
   MESSAGE(rp.comparisons << " comparisons with the maintainers' v0.17.0 release");
 
   // go get ran once per module that uses the kata runtime, and only there.

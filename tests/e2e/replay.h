@@ -33,7 +33,8 @@ struct Replay {
   // and the helm registry's lines (setup-replay.sh).
   void setup(const std::string& tarball_name, const std::string& base, const std::vector<std::string>& lines) {
     const fs::path tarball = kSharedFixtures / "real" / tarball_name;
-    REQUIRE_MESSAGE(fs::exists(tarball), "the fixture " << tarball << " is missing: ../shared must be beside the checkout");
+    REQUIRE_MESSAGE(fs::exists(tarball),
+                    "the fixture " << tarball << " is missing: ../shared must be beside the checkout");
     std::string cmd = "bash " + quote((fs::path(SOURCE_DIR) / "tests" / "real" / "setup-replay.sh").string()) + " " +
                       quote(tarball.string()) + " " + base + " " + quote(root);
     for (const auto& l : lines) cmd += " " + quote(l);
@@ -78,7 +79,8 @@ struct Replay {
                            .out;
     FAIL_CHECK("differs: " << what << " vs " << theirs_name << "\n" << diff);
   }
-  void same_file(const std::string& what, const std::string& our_rev, const std::string& path, const std::string& real_rev) {
+  void same_file(const std::string& what, const std::string& our_rev, const std::string& path,
+                 const std::string& real_rev) {
     same(what + ": " + path, blob(repo, our_rev, path), blob(root + "/real.git", real_rev, path),
          real_rev.substr(0, 8) + ":" + path);
   }
@@ -106,8 +108,8 @@ struct Replay {
   // A push to github.com's copy as GitHub makes it when it merges a pull request: its main is
   // protected (scripts/standins/protect-main), only merges (GH_STANDIN_MERGING=1) reach it.
   void land(const std::string& commit) {
-    Result r = shell("GH_STANDIN_MERGING=1 git -C " + quote(root + "/real.git") + " push -q " + quote(root + "/remote.git") +
-                     " " + sha(commit) + ":refs/heads/main");
+    Result r = shell("GH_STANDIN_MERGING=1 git -C " + quote(root + "/real.git") + " push -q " +
+                     quote(root + "/remote.git") + " " + sha(commit) + ":refs/heads/main");
     REQUIRE_MESSAGE(r.code == 0, r.err);
   }
   // The reviewer merges the pull request of `branch` as the maintainers did: `commits` (the last
@@ -125,8 +127,9 @@ struct Replay {
   }
   // The reviewer merges with GitHub's button (the gh stand-in's merge, through the protection).
   void merge_with_gh(const std::string& branch, const std::string& method) {
-    Result r = shell("cd " + quote(repo) + " && PATH=" + quote(root + "/bin") + ":$PATH GITHUB_TOKEN=ghp_replay_token_0123456789 gh pr merge " +
-                     quote(branch) + " --" + method + " -R confidential-containers/cloud-api-adaptor");
+    Result r = shell("cd " + quote(repo) + " && PATH=" + quote(root + "/bin") +
+                     ":$PATH GITHUB_TOKEN=ghp_replay_token_0123456789 gh pr merge " + quote(branch) + " --" + method +
+                     " -R confidential-containers/cloud-api-adaptor");
     REQUIRE_MESSAGE(r.code == 0, r.err);
   }
 };

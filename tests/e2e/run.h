@@ -62,8 +62,8 @@ class TempDir {
 // Runs a shell command line (all of it redirected), capturing stdout and stderr.
 inline Result shell(const std::string& command) {
   TempDir tmp;
-  std::string line = "{ " + command + "\n} >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string()) +
-                     " </dev/null";
+  std::string line =
+      "{ " + command + "\n} >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string()) + " </dev/null";
   int status = std::system(line.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -72,7 +72,8 @@ inline Result shell(const std::string& command) {
   return r;
 }
 
-inline Result relengine(const std::vector<std::string>& args, const std::string& cwd = "", const std::string& env = "") {
+inline Result relengine(const std::vector<std::string>& args, const std::string& cwd = "",
+                        const std::string& env = "") {
   std::string line;
   if (!cwd.empty()) line += "cd " + quote(cwd) + " && ";
   line += "env " + env + " " + quote(RELENGINE_BIN);
@@ -167,8 +168,10 @@ inline int wait_child(int pid, double seconds = kHangGuardSeconds) {
       [&] {
         int status = 0;
         pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        else if (r < 0) code = -2;  // not our child, or already reaped: a bug in the test
+        if (r == pid)
+          code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        else if (r < 0)
+          code = -2;  // not our child, or already reaped: a bug in the test
         return code != -1;
       },
       seconds);

@@ -71,15 +71,21 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
       "version: 1\nname: soak\nphases:\n"
       "  - id: p-hold\n    steps:\n      - id: hold\n        done_if: grep -qx hold ledger\n"
       "        run: touch hold.started; i=0; until [ -f release ]; do i=$((i+1)); [ $i -le 1200 ] || exit 1; "
-      "sleep 0.05; done; echo hold >> ledger # " + token + "\n";
+      "sleep 0.05; done; echo hold >> ledger # " +
+      token + "\n";
   for (int p = 0; p < 4; ++p) {
-    text += "  - id: p" + std::to_string(p) + "\n" + (p == 0 ? "    needs: []\n" : p == 2 ? "    needs: [p0]\n" : "") +
+    text += "  - id: p" + std::to_string(p) + "\n" +
+            (p == 0   ? "    needs: []\n"
+             : p == 2 ? "    needs: [p0]\n"
+                      : "") +
             "    steps:\n";
     for (int s = p * steps / 4; s < (p + 1) * steps / 4; ++s) {
       std::string id = "s" + std::to_string(s);
-      text += "      - id: " + id + "\n" + (s % 5 == 1 ? "        needs: []\n" : "") +
-              "        done_if: grep -qx " + id + " ledger\n"
-              "        run: " + nap + "; echo " + id + " >> ledger; " + nap + " # " + token + "\n";
+      text += "      - id: " + id + "\n" + (s % 5 == 1 ? "        needs: []\n" : "") + "        done_if: grep -qx " +
+              id +
+              " ledger\n"
+              "        run: " +
+              nap + "; echo " + id + " >> ledger; " + nap + " # " + token + "\n";
     }
   }
   write(dir / "soak.yaml", text);
@@ -97,8 +103,10 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
   Reaper current;
   auto start_engine = [&] {
     std::vector<std::string> argv = {RELENGINE_BIN, "-q", "--state-dir", state};
-    if (recorded_runs() == 0) argv.insert(argv.end(), {"run", "soak.yaml"});
-    else argv.push_back("resume");
+    if (recorded_runs() == 0)
+      argv.insert(argv.end(), {"run", "soak.yaml"});
+    else
+      argv.push_back("resume");
     argv.insert(argv.end(), {"-j", "2"});
     return current.pid = start_child(argv, dir.path().string(), log);
   };
@@ -109,7 +117,8 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
     ::kill(pid, SIGKILL);
     CHECK(wait_child(pid) == 128 + SIGKILL);
     ++done_kills;
-    CHECK_MESSAGE(eventually(no_step_process), "a step process survived the engine's SIGKILL " << when << ":\n"
+    CHECK_MESSAGE(eventually(no_step_process), "a step process survived the engine's SIGKILL "
+                                                   << when << ":\n"
                                                    << shell("pgrep -af " + quote(pattern)).out);
   };
   auto ended_by_itself = [&](int code) {
@@ -159,7 +168,8 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
     pid = start_engine();
     ended_by_itself(wait_child(pid));
   }
-  MESSAGE("killed the engine " << done_kills << " times (" << before_run << " before the run was recorded, 1 while hold ran"
+  MESSAGE("killed the engine " << done_kills << " times (" << before_run
+                               << " before the run was recorded, 1 while hold ran"
                                << std::string(finished ? ", then it finished first" : "") << ") over " << steps + 1
                                << " steps (seed " << seed << ")");
 

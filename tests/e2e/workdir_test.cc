@@ -73,9 +73,13 @@ TEST_CASE("a workdir the user cannot enter fails the step with the reason — th
     REQUIRE(::chown(tmp.path().c_str(), user.uid, user.gid) == 0);
     REQUIRE(::chown(wd.c_str(), user.uid, user.gid) == 0);
   }
-  write(tmp / "p.yaml", "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: use\n"
-                        "        idempotent: true\n        workdir: " + wd.string() + "\n        run: |\n"
-                        "          echo \"$PWD\" >> " + (tmp / "ran").string() + "\n          touch marker\n");
+  write(tmp / "p.yaml",
+        "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: use\n"
+        "        idempotent: true\n        workdir: " +
+            wd.string() +
+            "\n        run: |\n"
+            "          echo \"$PWD\" >> " +
+            (tmp / "ran").string() + "\n          touch marker\n");
   ::chmod((tmp / "p.yaml").c_str(), 0644);
   REQUIRE(::chmod(wd.c_str(), 0) == 0);
   struct Restore {  // so that the directory can be searched and removed
@@ -115,13 +119,14 @@ TEST_CASE("a workdir removed after the engine's check, before the command starts
   TempDir tmp;
   fs::path wd = tmp / "wd", state = tmp / "state";
   fs::create_directory(wd);
-  write(tmp / "p.yaml", "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n"
-                        "      - id: prep\n        idempotent: true\n        run: |\n"
-                        "          touch ready\n"
-                        "          i=0; until [ -f go ] || [ $i -ge 6000 ]; do i=$((i+1)); sleep 0.01; done\n"
-                        "      - id: use\n        idempotent: true\n        workdir: " + wd.string() +
-                            "\n        run: |\n          echo \"$PWD\" >> " + (tmp / "ran").string() +
-                            "\n          touch marker\n");
+  write(tmp / "p.yaml",
+        "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n"
+        "      - id: prep\n        idempotent: true\n        run: |\n"
+        "          touch ready\n"
+        "          i=0; until [ -f go ] || [ $i -ge 6000 ]; do i=$((i+1)); sleep 0.01; done\n"
+        "      - id: use\n        idempotent: true\n        workdir: " +
+            wd.string() + "\n        run: |\n          echo \"$PWD\" >> " + (tmp / "ran").string() +
+            "\n          touch marker\n");
   int engine = start_child({RELENGINE_BIN, "--state-dir", state.string(), "run", "p.yaml"}, tmp.path().string(),
                            (tmp / "engine.out").string());
   struct Reap {
@@ -133,7 +138,8 @@ TEST_CASE("a workdir removed after the engine's check, before the command starts
   REQUIRE(eventually([&] { return fs::exists(tmp / "ready"); }));
   write(tmp / "hold.sh", "touch locked\ni=0\nuntil grep -qs '\"step\":\"use\"' " + quote(state.string()) +
                              "/logs/*.log || [ $i -ge 6000 ]; do i=$((i+1)); sleep 0.01; done\n"
-                             "rm -rf " + quote(wd.string()) + "\n");
+                             "rm -rf " +
+                             quote(wd.string()) + "\n");
   write(tmp / "hold.sql", "BEGIN IMMEDIATE;\n.shell sh hold.sh\nROLLBACK;\n");
   shell("cd " + quote(tmp.path().string()) + " && { sqlite3 -bail " + quote((state / "state.db").string()) +
         " < hold.sql > hold.out 2>&1; touch hold.done; } </dev/null >/dev/null 2>&1 &");

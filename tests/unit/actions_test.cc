@@ -78,7 +78,8 @@ TEST_CASE("yaml.set writes atomically, keeps permissions, and is unchanged the s
   CHECK(bad.message.find("v.yaml") != std::string::npos);
   CHECK(bad.message.find("no key 'zz'") != std::string::npos);
   CHECK(yaml_set({{"file", d / "missing.yaml"}, {"key", "a"}, {"value", "1"}}).kind == ActionResult::Kind::Failed);
-  for (const auto& e : fs::directory_iterator(d.path)) CHECK(e.path().filename().string().find(".relengine-") == std::string::npos);
+  for (const auto& e : fs::directory_iterator(d.path))
+    CHECK(e.path().filename().string().find(".relengine-") == std::string::npos);
 }
 
 TEST_CASE("file.replace: replaces, then reports unchanged, and a pattern that finds nothing fails") {
@@ -91,7 +92,8 @@ TEST_CASE("file.replace: replaces, then reports unchanged, and a pattern that fi
   CHECK(slurp(d / "docs/a.md") == "Install 0.8.0 now. Also 0.8.0.\n");
   CHECK(r.outputs["count"] == "1");
   CHECK(file_replace(with).kind == ActionResult::Kind::Unchanged);
-  auto typo = file_replace({{"files", json::array({d / "docs/*.md"})}, {"pattern", "0\\.9\\.9"}, {"replacement", "1.0.0"}});
+  auto typo =
+      file_replace({{"files", json::array({d / "docs/*.md"})}, {"pattern", "0\\.9\\.9"}, {"replacement", "1.0.0"}});
   CHECK(typo.kind == ActionResult::Kind::Failed);
   CHECK(typo.message.find("check the pattern") != std::string::npos);
   CHECK(file_replace({{"files", json::array({d / "nope/*.md"})}, {"pattern", "x"}, {"replacement", "y"}}).kind ==

@@ -12,8 +12,8 @@
 #include "exec/builder.h"
 #include "exec/reconcile.h"
 #include "exec/schedule.h"
-#include "model/exit_code.h"
 #include "load/loader.h"
+#include "model/exit_code.h"
 #include "plan/plan.h"
 #include "state/store.h"
 #include "temp_dir.h"
@@ -199,7 +199,8 @@ struct Harness {
     int order = 0;
     for (auto v : prep.graph.topological_order()) {
       state::StepRecord r;
-      r.id = prep.graph.node(v).id, r.step = prep.graph.node(v).step->id.value, r.phase = prep.graph.node(v).phase->id.value;
+      r.id = prep.graph.node(v).id, r.step = prep.graph.node(v).step->id.value,
+      r.phase = prep.graph.node(v).phase->id.value;
       r.order = order++;
       records.push_back(r);
     }
@@ -222,7 +223,9 @@ TEST_CASE("Builder with a fake runner: order, -j, and every step once") {
   h.options.jobs = 2;
   CHECK(h.go() == kOk);
   CHECK(h.runner.started.size() == 4);
-  auto pos = [&](const std::string& id) { return std::find(h.runner.started.begin(), h.runner.started.end(), id) - h.runner.started.begin(); };
+  auto pos = [&](const std::string& id) {
+    return std::find(h.runner.started.begin(), h.runner.started.end(), id) - h.runner.started.begin();
+  };
   CHECK(pos("a") < pos("b"));
   CHECK(pos("b") < pos("c"));
   CHECK(h.runner.most == 2);  // a and d together
@@ -328,7 +331,8 @@ phases:
   for (int i = 0; i < 4; ++i) stored[i].id = stored[i].step = ids[i], stored[i].phase = "p", stored[i].order = i;
   stored[0].status = StepStatus::Succeeded, stored[0].fingerprint = fp("done");
   stored[1].status = StepStatus::Running;  // its driver died
-  stored[2].status = StepStatus::Waiting, stored[2].approved_by = "ann", stored[2].approved_fingerprint = "0000000000000000";
+  stored[2].status = StepStatus::Waiting, stored[2].approved_by = "ann",
+  stored[2].approved_fingerprint = "0000000000000000";
   exec::ReconcileInput in;
   in.prepared = &prep;
   in.plan = &plan;
@@ -336,14 +340,14 @@ phases:
   in.run_id = "r1";
   auto r = exec::reconcile(in);
   REQUIRE(r.records.size() == 4);
-  CHECK(r.records[0].status == StepStatus::Succeeded);    // unchanged: not run again
-  CHECK(r.records[1].status == StepStatus::Pending);      // interrupted, then reset
+  CHECK(r.records[0].status == StepStatus::Succeeded);  // unchanged: not run again
+  CHECK(r.records[1].status == StepStatus::Pending);    // interrupted, then reset
   REQUIRE(r.writes.size() >= 2);
   CHECK(r.writes[0].transition == "interrupted");
-  CHECK(r.records[2].approved_by.empty());                // approved for something else: void
+  CHECK(r.records[2].approved_by.empty());  // approved for something else: void
   REQUIRE(r.voided.size() == 1);
   CHECK(r.voided[0].find("approval of push by ann voided") == 0);
-  CHECK(r.not_started == 1);                              // later
+  CHECK(r.not_started == 1);  // later
 
   // Another live driver: its running step stays running, and nothing is to be written for it.
   in.driven_elsewhere = true;

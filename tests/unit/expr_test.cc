@@ -7,8 +7,8 @@ using namespace relengine::expr;
 namespace {
 
 struct Fixture {
-  std::map<std::string, Value> inputs{{"version", Value("v1.2.3")}, {"alpha", Value(2)}, {"pre", Value(true)},
-                                      {"empty", Value("")}};
+  std::map<std::string, Value> inputs{
+      {"version", Value("v1.2.3")}, {"alpha", Value(2)}, {"pre", Value(true)}, {"empty", Value("")}};
   std::map<std::string, Value> vars{{"modules", Value(List{Value("api"), Value("cli")})},
                                     {"cfg", Value(Map{{"name", Value("x")}})}};
   Scope scope() {
@@ -55,7 +55,7 @@ TEST_CASE_FIXTURE(Fixture, "literals, references and operators") {
   CHECK(eval("inputs.version == 'v1.2.3'").boolean());
   CHECK(eval("inputs.version != 'v1.2.3'").boolean() == false);
   CHECK(eval("inputs.alpha == 2 && inputs.pre").boolean());
-  CHECK(eval("inputs.alpha == '2'").boolean());  // int vs string compares string forms
+  CHECK(eval("inputs.alpha == '2'").boolean());                    // int vs string compares string forms
   CHECK(eval("false || inputs.pre && false").boolean() == false);  // && binds tighter
   CHECK(eval("(false || inputs.pre) && true").boolean());
   CHECK(eval("!(inputs.alpha == 3)").boolean());
@@ -139,7 +139,8 @@ TEST_CASE("injection guard: only values of the safe alphabet enter shell text") 
   CHECK(shell_safe("src/cloud-api-adaptor/v0.8.0"));
   CHECK(shell_safe("user@host:path,a=b+c~d^e%f"));
   CHECK(shell_safe(""));
-  for (std::string bad : {"a b", "a;b", "$(x)", "`x`", "a|b", "a&b", "a>b", "'", "\"", "a\nb", "*", "?", "[a]", "{a}", "a\\b", "!x"})
+  for (std::string bad :
+       {"a b", "a;b", "$(x)", "`x`", "a|b", "a&b", "a>b", "'", "\"", "a\nb", "*", "?", "[a]", "{a}", "a\\b", "!x"})
     CHECK_MESSAGE(!shell_safe(bad), bad);
 
   std::map<std::string, Value> inputs{{"msg", Value("hi; rm -rf /")}, {"ok", Value("v1")}};
@@ -207,7 +208,8 @@ TEST_CASE("regexes that would overflow libstdc++ are refused before compiling (f
   CHECK(regex_problem("x\\44444444444444").has_value());
   CHECK(regex_problem("a{1,99999999999}").has_value());
   CHECK(regex_problem(std::string(5000, 'a')).has_value());
-  CHECK(parse("matches(a, 'pendsWith\\4444444444444444444444')").error->message.find("more than 6 digits") != std::string::npos);
+  CHECK(parse("matches(a, 'pendsWith\\4444444444444444444444')").error->message.find("more than 6 digits") !=
+        std::string::npos);
 }
 
 TEST_CASE_FIXTURE(Fixture, "fromJSON: JSON text to typed values — bad or too deep JSON is an error") {
@@ -220,7 +222,7 @@ TEST_CASE_FIXTURE(Fixture, "fromJSON: JSON text to typed values — bad or too d
   CHECK(v.list()[3].field("k")->str() == "v");
   CHECK(v.list()[4].str().empty());
   CHECK(eval("fromJSON('18446744073709551615')").str() == "18446744073709551615");  // never wraps
-  CHECK(eval("fromJSON(vars.modules)").is_list());  // already structured
+  CHECK(eval("fromJSON(vars.modules)").is_list());                                  // already structured
   CHECK(eval_error("fromJSON('[oops')").find("is not JSON") != std::string::npos);
   CHECK(eval_error("fromJSON('a', 'b')").find("takes 1 argument") != std::string::npos);
   std::string deep(100, '[');

@@ -63,7 +63,8 @@ TEST_CASE("values come from --set, then the environment, then defaults, converte
   CHECK(!pub.count("token"));
   CHECK(pub["count"] == "12");
 
-  in = load::resolve_inputs(pb, sources({"version=v1", "region=us"}, {{"TEST_TOKEN", "t"}, {"TEST_REGION", "ap"}}), diags);
+  in = load::resolve_inputs(pb, sources({"version=v1", "region=us"}, {{"TEST_TOKEN", "t"}, {"TEST_REGION", "ap"}}),
+                            diags);
   CHECK(in.values["region"].str() == "us");  // --set wins over the environment
   in = load::resolve_inputs(pb, sources({"version=v1"}, {{"TEST_TOKEN", "t"}, {"TEST_REGION", "ap"}}), diags);
   CHECK(in.values["region"].str() == "ap");
@@ -75,14 +76,16 @@ TEST_CASE("values come from --set, then the environment, then defaults, converte
 TEST_CASE("every input problem is reported at once — secrets are never echoed") {
   auto pb = playbook();
   load::Diagnostics diags;
-  load::resolve_inputs(pb, sources({"version=7", "count=1.5", "dry=perhaps", "colour=red", "=x", "token=hunter2 spaces"}), diags);
+  load::resolve_inputs(
+      pb, sources({"version=7", "count=1.5", "dry=perhaps", "colour=red", "=x", "token=hunter2 spaces"}), diags);
   auto m = messages(diags);
   REQUIRE(m.size() == 5);
   CHECK(m[0] == "error: --set '=x' must be NAME=VALUE");
   CHECK(m[1] == "error: input 'count': '1.5' must be an integer (from --set)");
   CHECK(m[2] == "error: input 'dry': 'perhaps' must be true or false (from --set)");
   CHECK(m[3] == "error: input 'version': '7' does not match the pattern ^v[0-9]+$ (from --set)");
-  CHECK(m[4] == "error: unknown input 'colour' (--set); the playbook's inputs are: version, count, dry, note, region, token");
+  CHECK(m[4] ==
+        "error: unknown input 'colour' (--set); the playbook's inputs are: version, count, dry, note, region, token");
 
   load::Diagnostics missing;
   load::resolve_inputs(pb, sources({}), missing);
@@ -95,11 +98,13 @@ TEST_CASE("every input problem is reported at once — secrets are never echoed"
 TEST_CASE("an int input beyond 64 bits is an error that says so, never a wrap") {
   auto pb = playbook();
   load::Diagnostics diags;
-  auto in = load::resolve_inputs(pb, sources({"version=v1", "count=123456789012345678901234567890"}, {{"TEST_TOKEN", "tok"}}), diags);
+  auto in = load::resolve_inputs(
+      pb, sources({"version=v1", "count=123456789012345678901234567890"}, {{"TEST_TOKEN", "tok"}}), diags);
   auto m = messages(diags);
   REQUIRE(m.size() == 1);
-  CHECK(m[0] == "error: input 'count': '123456789012345678901234567890' is out of range for an int "
-                "(-9223372036854775808 to 9223372036854775807) (from --set)");
+  CHECK(m[0] ==
+        "error: input 'count': '123456789012345678901234567890' is out of range for an int "
+        "(-9223372036854775808 to 9223372036854775807) (from --set)");
   load::Diagnostics edge;
   in = load::resolve_inputs(pb, sources({"version=v1", "count=-9223372036854775808"}, {{"TEST_TOKEN", "tok"}}), edge);
   CHECK(!edge.has_errors());
@@ -107,8 +112,9 @@ TEST_CASE("an int input beyond 64 bits is an error that says so, never a wrap") 
 }
 
 TEST_CASE("a secret that fails its checks is not shown") {
-  auto r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  t: {secret: true, env: T, type: int}\nphases:\n"
-                                     "  - id: one\n    steps: [{id: s, run: 'true', idempotent: true}]\n");
+  auto r = load::load_text("p.yaml",
+                           "version: 1\nname: d\ninputs:\n  t: {secret: true, env: T, type: int}\nphases:\n"
+                           "  - id: one\n    steps: [{id: s, run: 'true', idempotent: true}]\n");
   REQUIRE(r.playbook);
   load::Diagnostics diags;
   load::resolve_inputs(*r.playbook, sources({}, {{"T", "sup3rs3cret"}}), diags);

@@ -138,8 +138,10 @@ namespace {
 
 // A playbook of one step with `line` (indented as a step key) added to it.
 std::vector<std::string> errors_with_step_line(const std::string& line) {
-  return errors_of(load::load_text("p.yaml", "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
-                                             "        run: 'true'\n        idempotent: true\n        " + line + "\n"));
+  return errors_of(load::load_text("p.yaml",
+                                   "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
+                                   "        run: 'true'\n        idempotent: true\n        " +
+                                       line + "\n"));
 }
 
 }  // namespace
@@ -167,8 +169,9 @@ TEST_CASE("durations are range-checked, with positioned errors, however many dig
   CHECK(errors_with_step_line("retry: {attempts: 3, delay: 24h}").empty());
   CHECK(errors_with_step_line("retry: {attempts: 3, delay: 0s}").empty());
   // The same bounds under defaults.
-  auto r = load::load_text("p.yaml", "version: 1\nname: d\ndefaults:\n  timeout: 200h\n  retry: {delay: 90000s}\n"
-                                     "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  auto r = load::load_text("p.yaml",
+                           "version: 1\nname: d\ndefaults:\n  timeout: 200h\n  retry: {delay: 90000s}\n"
+                           "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
   errs = errors_of(r);
   REQUIRE(errs.size() == 2);
   CHECK(errs[0] == "p.yaml:4:12: error: 'timeout' must be at most 168h (7 days), not '200h'");
@@ -176,14 +179,18 @@ TEST_CASE("durations are range-checked, with positioned errors, however many dig
 }
 
 TEST_CASE("an int input's default beyond 64 bits is a positioned error") {
-  auto r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: 123456789012345678901234567890}\n"
-                                     "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  auto r =
+      load::load_text("p.yaml",
+                      "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: 123456789012345678901234567890}\n"
+                      "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
   auto errs = errors_of(r);
   REQUIRE(errs.size() == 1);
-  CHECK(errs[0] == "p.yaml:4:31: error: default of int input 'alpha' is out of range for an int "
-                   "(-9223372036854775808 to 9223372036854775807): '123456789012345678901234567890'");
-  r = load::load_text("p.yaml", "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: -9223372036854775808}\n"
-                                "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
+  CHECK(errs[0] ==
+        "p.yaml:4:31: error: default of int input 'alpha' is out of range for an int "
+        "(-9223372036854775808 to 9223372036854775807): '123456789012345678901234567890'");
+  r = load::load_text("p.yaml",
+                      "version: 1\nname: d\ninputs:\n  alpha: {type: int, default: -9223372036854775808}\n"
+                      "phases:\n  - id: one\n    steps: [{id: a, run: 'true', idempotent: true}]\n");
   CHECK(errors_of(r).empty());
 }
 
@@ -217,8 +224,9 @@ phases:
 }
 
 TEST_CASE("structural type errors the YAML adapter cannot see are reported by the builder") {
-  auto r = load::load_text("p.yaml", "version: 1\nname: demo\nphases:\n  - id: one\n    name: [a]\n    steps:\n"
-                                     "      - id: a\n        manual: {text: hi}\n");
+  auto r = load::load_text("p.yaml",
+                           "version: 1\nname: demo\nphases:\n  - id: one\n    name: [a]\n    steps:\n"
+                           "      - id: a\n        manual: {text: hi}\n");
   auto errs = errors_of(r);
   REQUIRE(errs.size() == 2);
   CHECK(errs[0] == "p.yaml:5:11: error: 'name' must be a string, not a list");
@@ -270,10 +278,12 @@ TEST_CASE("hostile input never crashes the loader") {
       "version: 1\nname: x\nphases: 5\n",
       "version: 1\nname: x\nphases: [5, [6], {}]\n",
       "version: 1\nname: x\nphases:\n  - id: a\n    steps: [1, null, [], {}]\n",
-      "version: 1\nname: x\nphases:\n  - id: a\n    steps:\n      - id: s\n        run: x\n        retry: {attempts: 99999999999999999999999}\n",
+      "version: 1\nname: x\nphases:\n  - id: a\n    steps:\n      - id: s\n        run: x\n        retry: {attempts: "
+      "99999999999999999999999}\n",
       "version: one\nname: {a: b}\nphases: []\n",
       "a: &x [*x]\n",
-      "version: 1\nname: x\ninputs: [a]\nvars: 3\ndefaults: []\nphases:\n  - id: a\n    steps: [{id: s, run: x, env: [1], for_each: {}}]\n",
+      "version: 1\nname: x\ninputs: [a]\nvars: 3\ndefaults: []\nphases:\n  - id: a\n    steps: [{id: s, run: x, env: "
+      "[1], for_each: {}}]\n",
       "\t- bad indentation\n",
       "version: 1\nname: x\nphases:\n  - id: a\n    steps: [{id: s, run: '${{ ${{ }} }}'}]\n",
       "version: 1\nname: x\nphases:\n  - id: a\n    steps: [{id: s, needs: {a: 1}, run: x, preconditions: [[1]]}]\n",
@@ -298,9 +308,10 @@ TEST_CASE("a YAML syntax error is positioned") {
 }
 
 TEST_CASE("a precondition may be a bare command") {
-  auto r = load::load_text("p.yaml", "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
-                                     "        preconditions: [git diff --quiet, {run: test -f x, message: no x}]\n"
-                                     "        run: 'true'\n        idempotent: true\n");
+  auto r = load::load_text("p.yaml",
+                           "version: 1\nname: d\nphases:\n  - id: one\n    steps:\n      - id: a\n"
+                           "        preconditions: [git diff --quiet, {run: test -f x, message: no x}]\n"
+                           "        run: 'true'\n        idempotent: true\n");
   REQUIRE(r.playbook);
   const auto& pre = r.playbook->phases[0].steps[0].preconditions;
   REQUIRE(pre.size() == 2);
@@ -325,7 +336,8 @@ TEST_CASE("content_hash: same bytes, same hash — any change of a byte, another
 }
 
 TEST_CASE("structure_known_valid skips only the structural checks: semantic errors are still found") {
-  std::string text = "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: x\n        needs: [nope]\n";
+  std::string text =
+      "version: 1\nname: t\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: x\n        needs: [nope]\n";
   relengine::load::LoadOptions trusted;
   trusted.structure_known_valid = true;
   auto r = relengine::load::load_text("p.yaml", text, trusted);

@@ -46,20 +46,21 @@ Outcome run(const std::vector<std::string>& argv, const std::string& signal_on =
       watch();
     });
   };
-  ProcessGroup group(io, spec,
-                     [&](std::string_view s) {
-                       out.output.append(s);
-                       if (!signal_on.empty() && !signalled && out.output.find(signal_on) != std::string::npos) {
-                         signalled = true;
-                         graceful ? pg->terminate() : pg->kill();
-                       }
-                     },
-                     [&](const ExitStatus& st) {
-                       out.status = st;
-                       out.done = true;
-                       chld.cancel();
-                       io.stop();
-                     });
+  ProcessGroup group(
+      io, spec,
+      [&](std::string_view s) {
+        out.output.append(s);
+        if (!signal_on.empty() && !signalled && out.output.find(signal_on) != std::string::npos) {
+          signalled = true;
+          graceful ? pg->terminate() : pg->kill();
+        }
+      },
+      [&](const ExitStatus& st) {
+        out.status = st;
+        out.done = true;
+        chld.cancel();
+        io.stop();
+      });
   pg = &group;
   watch();
   io.run();
@@ -195,8 +196,10 @@ TEST_CASE("the supervisor kills the registered groups, and only those, when the 
       ::dup2(p[0], 0);
       ::close(p[0]);
       ::close(p[1]);
-      if (std::string(bin) == RELENGINE_BIN) ::execl(bin, bin, "__supervise", "--groups", static_cast<char*>(nullptr));
-      else ::execl(bin, bin, "--groups", static_cast<char*>(nullptr));
+      if (std::string(bin) == RELENGINE_BIN)
+        ::execl(bin, bin, "__supervise", "--groups", static_cast<char*>(nullptr));
+      else
+        ::execl(bin, bin, "--groups", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(p[0]);
@@ -206,7 +209,7 @@ TEST_CASE("the supervisor kills the registered groups, and only those, when the 
     ::usleep(50000);
     int st;
     CHECK(::waitpid(killed, &st, WNOHANG) == 0);  // nothing happens while the engine is there
-    ::close(p[1]);                  // the engine is gone
+    ::close(p[1]);                                // the engine is gone
     CHECK(gone(killed));
     CHECK(gone(also_killed));
     CHECK(::waitpid(sup, &st, 0) == sup);

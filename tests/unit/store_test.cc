@@ -110,10 +110,12 @@ TEST_CASE("a state file from a newer relengine is refused and left as it is") {
   { auto store = RunStore::open(d.path.string(), true); }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='99' WHERE key='schema_version'", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='99' WHERE key='schema_version'", nullptr,
+               nullptr, nullptr);
   sqlite3_close(db);
   std::string before = read_all(d.path / "state.db");
-  CHECK_THROWS_WITH_AS(RunStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"), StateError);
+  CHECK_THROWS_WITH_AS(RunStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"),
+                       StateError);
   CHECK(read_all(d.path / "state.db") == before);
 }
 
@@ -126,8 +128,9 @@ TEST_CASE("a state file of schema 1 is migrated to 2: runs gain validated_by, no
   {  // make it what relengine 0.1 wrote: no validated_by column, schema version 1
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "ALTER TABLE runs DROP COLUMN validated_by; UPDATE meta SET value='1' WHERE key='schema_version'",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(
+                db, "ALTER TABLE runs DROP COLUMN validated_by; UPDATE meta SET value='1' WHERE key='schema_version'",
+                nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = RunStore::open(d.path.string(), true);
@@ -191,8 +194,8 @@ TEST_CASE("leases: a live owner is named, a dead one is taken over") {
   // A live process of this host (pid 1) holds it: refused, naming pid and host.
   sqlite3* db = nullptr;
   sqlite3_open((d.path / "state.db").c_str(), &db);
-  std::string sql = "UPDATE runs SET lease_pid=1, lease_host='" + host_name() + "', lease_start=" +
-                    std::to_string(process_start_time(1)) + " WHERE id='r1'";
+  std::string sql = "UPDATE runs SET lease_pid=1, lease_host='" + host_name() +
+                    "', lease_start=" + std::to_string(process_start_time(1)) + " WHERE id='r1'";
   sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   CHECK_THROWS_WITH_AS(store.acquire_lease("r1"), doctest::Contains("is being driven by pid 1 on host"), StateError);
   // A pid that cannot exist (above Linux's largest, 2^22): taken over. (999999 could be a live
@@ -260,7 +263,7 @@ TEST_CASE("a new state directory is private: 0700, state.db and its -wal and -sh
     fs::path dir = d.path / "parent" / "state";
     auto store = RunStore::open(dir.string(), true);
     store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});  // the WAL and its index exist now
-    CHECK(mode_of(d.path / "parent") == 0700);  // created by the store: private too
+    CHECK(mode_of(d.path / "parent") == 0700);                           // created by the store: private too
     CHECK(mode_of(dir) == 0700);
     CHECK(mode_of(dir / "state.db") == 0600);
     CHECK(mode_of(dir / "state.db-wal") == 0600);

@@ -52,8 +52,10 @@ TEST_CASE("yaml.set conformance table") {
       CHECK(r.kind != YamlEdit::Kind::Failed);
       std::string got = r.kind == YamlEdit::Kind::Unchanged ? input : r.text;
       CHECK(got == expected);
-      if (expected == input) CHECK(r.kind == YamlEdit::Kind::Unchanged);
-      else CHECK(changed_lines(input, got) == 1);
+      if (expected == input)
+        CHECK(r.kind == YamlEdit::Kind::Unchanged);
+      else
+        CHECK(changed_lines(input, got) == 1);
     } else {
       CHECK(r.kind == YamlEdit::Kind::Failed);
       CHECK(r.error.find(slurp(d / "error")) != std::string::npos);
@@ -177,9 +179,10 @@ TEST_CASE("the real files in ../shared/fixtures, when present, edit in one line"
 }
 
 TEST_CASE("yaml.get: values, absent paths, and what is an error even when optional") {
-  const std::string text = "git:\n  coco-operator:\n    reference: main # pinned at release\n    config: default\n"
-                           "images:\n- name: cloud-api-adaptor\n  newTag: latest\n- name: other\n  newTag: '1.0'\n"
-                           "- name: other\n  newTag: '2.0'\nlist: [a, b]\nempty:\n";
+  const std::string text =
+      "git:\n  coco-operator:\n    reference: main # pinned at release\n    config: default\n"
+      "images:\n- name: cloud-api-adaptor\n  newTag: latest\n- name: other\n  newTag: '1.0'\n"
+      "- name: other\n  newTag: '2.0'\nlist: [a, b]\nempty:\n";
   auto r = yaml_get_text(text, "git.coco-operator.reference");
   CHECK(r.kind == YamlRead::Kind::Found);
   CHECK(r.value == "main");  // the comment is not the value
@@ -204,15 +207,17 @@ TEST_CASE("yaml.get: values, absent paths, and what is an error even when option
 TEST_CASE("yaml.get reads what the old awk misread: coco-operator as the last entry under git") {
   // The awk of record-operator-pin was not reset at the next top-level key, so it read the
   // `reference:` of whatever came after coco-operator.
-  const std::string text = "git:\n  kbs:\n    reference: abc\n  coco-operator:\n    url: u\n    config: default\n"
-                           "    reference: main\noci:\n  kata-containers:\n    reference: 3.23.0\n";
+  const std::string text =
+      "git:\n  kbs:\n    reference: abc\n  coco-operator:\n    url: u\n    config: default\n"
+      "    reference: main\noci:\n  kata-containers:\n    reference: 3.23.0\n";
   CHECK(yaml_get_text(text, "git.coco-operator.reference").value == "main");
   CHECK(yaml_get_text(text, "git.coco-operator.config").value == "default");
 }
 
 TEST_CASE("yaml.set comment: kept by default, set, replaced or removed — refused where the line holds more") {
-  const std::string text = "oci:\n  kata-containers:\n    reference: 3.23.0\n  other:\n    reference: abc # v1.0.0\n"
-                           "flow: {a: 1, b: 2}\n";
+  const std::string text =
+      "oci:\n  kata-containers:\n    reference: 3.23.0\n  other:\n    reference: abc # v1.0.0\n"
+      "flow: {a: 1, b: 2}\n";
   auto set = yaml_set_text(text, "oci.kata-containers.reference", "17472f3f", std::string("v3.25.0"));
   REQUIRE(set.kind == YamlEdit::Kind::Changed);
   CHECK(set.text.find("    reference: 17472f3f # v3.25.0\n  other:") != std::string::npos);
@@ -227,7 +232,8 @@ TEST_CASE("yaml.set comment: kept by default, set, replaced or removed — refus
   CHECK(comment_only.kind == YamlEdit::Kind::Changed);
   CHECK(comment_only.text.find("    reference: abc # v1.0.1\n") != std::string::npos);
   CHECK(yaml_set_text(text, "oci.other.reference", "abc", std::string("v1.0.0")).kind == YamlEdit::Kind::Unchanged);
-  CHECK(yaml_set_text(text, "oci.kata-containers.reference", "3.23.0", std::string()).kind == YamlEdit::Kind::Unchanged);
+  CHECK(yaml_set_text(text, "oci.kata-containers.reference", "3.23.0", std::string()).kind ==
+        YamlEdit::Kind::Unchanged);
   auto flow = yaml_set_text(text, "flow.a", "3", std::string("x"));
   CHECK(flow.kind == YamlEdit::Kind::Failed);
   CHECK(flow.error.find("more than a comment") != std::string::npos);

@@ -11,8 +11,8 @@ namespace relengine::exec::actions {
 
 const std::vector<ActionInfo>& builtin_actions() {
   static const std::vector<ActionInfo> all = {
-      {"yaml.set", yaml_set}, {"yaml.get", yaml_get}, {"file.replace", file_replace}, {"git.commit", git_commit},
-      {"git.tag", git_tag},   {"git.revert", git_revert},
+      {"yaml.set", yaml_set},     {"yaml.get", yaml_get}, {"file.replace", file_replace},
+      {"git.commit", git_commit}, {"git.tag", git_tag},   {"git.revert", git_revert},
   };
   return all;
 }
@@ -40,7 +40,8 @@ std::vector<std::string> param_list(const nlohmann::json& with, const char* name
   std::vector<std::string> out;
   if (!with.is_object() || !with.contains(name)) return out;
   const auto& v = with[name];
-  if (v.is_string()) out.push_back(v.get<std::string>());
+  if (v.is_string())
+    out.push_back(v.get<std::string>());
   else if (v.is_array())
     for (const auto& item : v) out.push_back(item.is_string() ? item.get<std::string>() : item.dump());
   return out;
@@ -79,9 +80,15 @@ int action_main(int argc, char** argv) {
     }
   }
   switch (r.kind) {
-    case ActionResult::Kind::Changed: std::cout << name << ": " << r.message << "\n"; return 0;
-    case ActionResult::Kind::Unchanged: std::cout << name << ": unchanged: " << r.message << "\n"; return 0;
-    case ActionResult::Kind::Failed: std::cerr << name << ": " << r.message << "\n"; return 1;
+    case ActionResult::Kind::Changed:
+      std::cout << name << ": " << r.message << "\n";
+      return 0;
+    case ActionResult::Kind::Unchanged:
+      std::cout << name << ": unchanged: " << r.message << "\n";
+      return 0;
+    case ActionResult::Kind::Failed:
+      std::cerr << name << ": " << r.message << "\n";
+      return 1;
   }
   return 1;
 }

@@ -6,9 +6,9 @@
 #include <set>
 
 #include "exec/actions/builtins.h"
+#include "exec/actions/yaml_edit.h"
 #include "expr/expr.h"
 #include "io/atomic_file.h"
-#include "exec/actions/yaml_edit.h"
 
 namespace relengine::exec::actions {
 
@@ -35,9 +35,11 @@ ActionResult yaml_set(const nlohmann::json& with) {
       return r;
     case YamlEdit::Kind::Unchanged:
       r.kind = ActionResult::Kind::Unchanged;
-      r.message = file + ": " + key + " is already " + value + (comment ? (comment->empty() ? " (no comment)" : " # " + *comment) : "");
+      r.message = file + ": " + key + " is already " + value +
+                  (comment ? (comment->empty() ? " (no comment)" : " # " + *comment) : "");
       return r;
-    case YamlEdit::Kind::Changed: break;
+    case YamlEdit::Kind::Changed:
+      break;
   }
   if (!io::write_file_atomically(file, edit.text, error)) {
     r.kind = ActionResult::Kind::Failed;
@@ -100,7 +102,8 @@ ActionResult yaml_get(const nlohmann::json& with) {
   std::string matches = param(with, "matches");
   std::regex re;
   if (!matches.empty()) {
-    if (auto problem = expr::regex_problem(matches)) return fail("invalid regular expression '" + matches + "': " + *problem);
+    if (auto problem = expr::regex_problem(matches))
+      return fail("invalid regular expression '" + matches + "': " + *problem);
     try {
       re = std::regex(matches, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
@@ -139,7 +142,8 @@ ActionResult yaml_get(const nlohmann::json& with) {
   r.outputs["values"] = values.dump();
   r.outputs["count"] = std::to_string(selected.size());
   r.message = std::to_string(selected.size()) + " of " + std::to_string(files.size()) + " file(s) " +
-              (matches.empty() ? "have " + key : "have " + key + " matching '" + matches + "'") + ": " + selected.dump();
+              (matches.empty() ? "have " + key : "have " + key + " matching '" + matches + "'") + ": " +
+              selected.dump();
   return r;
 }
 
@@ -154,7 +158,8 @@ ActionResult file_replace(const nlohmann::json& with) {
     return r;
   };
   if (pattern.empty()) return fail("'pattern' is empty");
-  if (auto problem = expr::regex_problem(pattern)) return fail("invalid regular expression '" + pattern + "': " + *problem);
+  if (auto problem = expr::regex_problem(pattern))
+    return fail("invalid regular expression '" + pattern + "': " + *problem);
   std::regex re;
   try {
     re = std::regex(pattern, std::regex::ECMAScript);
@@ -209,8 +214,8 @@ ActionResult file_replace(const nlohmann::json& with) {
                 " file(s) (allow_no_match)";
     return r;
   }
-  return fail("'" + pattern + "' matches nothing in " + std::to_string(files.size()) +
-              " file(s) and '" + replacement + "' is not there either: check the pattern, or set allow_no_match: true "
+  return fail("'" + pattern + "' matches nothing in " + std::to_string(files.size()) + " file(s) and '" + replacement +
+              "' is not there either: check the pattern, or set allow_no_match: true "
               "if a release may have nothing to replace");
 }
 

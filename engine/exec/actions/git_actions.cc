@@ -40,8 +40,8 @@ GitResult git(const std::string& repo, const std::vector<std::string>& args) {
   boost::asio::io_context io;
   std::future<std::string> out, err;
   std::error_code ec;
-  bp::child c(exe, bp::args = args, bp::start_dir = repo.empty() ? "." : repo, bp::std_in < bp::null,
-              bp::std_out > out, bp::std_err > err, io, ec);
+  bp::child c(exe, bp::args = args, bp::start_dir = repo.empty() ? "." : repo, bp::std_in<bp::null, bp::std_out> out,
+              bp::std_err > err, io, ec);
   if (ec) {
     r.err = "cannot run git: " + ec.message();
     return r;
@@ -111,7 +111,8 @@ ActionResult git_tag(const nlohmann::json& with) {
   std::string remote = param(with, "remote");
   std::string message = param(with, "message");
   if (tag.empty()) return failed("'tag' is empty");
-  if (git(repo, {"check-ref-format", "refs/tags/" + tag}).code != 0) return failed("'" + tag + "' is not a valid tag name");
+  if (git(repo, {"check-ref-format", "refs/tags/" + tag}).code != 0)
+    return failed("'" + tag + "' is not a valid tag name");
   if (!remote.empty() && remote.front() == '-') return failed("'" + remote + "' is not a remote");
   std::string target = commit_of(repo, ref);
   if (target.empty()) return failed("'" + ref + "' names no commit in " + repo);
@@ -126,8 +127,10 @@ ActionResult git_tag(const nlohmann::json& with) {
       auto tab = line.find('\t');
       if (tab == std::string::npos) continue;
       std::string sha = line.substr(0, tab), name = line.substr(tab + 1);
-      if (name == "refs/tags/" + tag + "^{}") remote_sha = sha;  // peeled: the commit of an annotated tag
-      else if (name == "refs/tags/" + tag && remote_sha.empty()) remote_sha = sha;
+      if (name == "refs/tags/" + tag + "^{}")
+        remote_sha = sha;  // peeled: the commit of an annotated tag
+      else if (name == "refs/tags/" + tag && remote_sha.empty())
+        remote_sha = sha;
     }
   }
   auto moved = [&](const std::string& where, const std::string& sha) {

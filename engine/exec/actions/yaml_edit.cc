@@ -74,9 +74,12 @@ std::string describe(const std::vector<KeySegment>& segs, std::size_t upto) {
   std::string out;
   for (std::size_t i = 0; i < upto && i < segs.size(); ++i) {
     const auto& s = segs[i];
-    if (s.kind == KeySegment::Kind::Key) out += (out.empty() ? "" : ".") + s.key;
-    else if (s.kind == KeySegment::Kind::Index) out += "[" + std::to_string(s.index) + "]";
-    else out += "[" + s.key + "=" + s.value + "]";
+    if (s.kind == KeySegment::Kind::Key)
+      out += (out.empty() ? "" : ".") + s.key;
+    else if (s.kind == KeySegment::Kind::Index)
+      out += "[" + std::to_string(s.index) + "]";
+    else
+      out += "[" + s.key + "=" + s.value + "]";
   }
   return out;
 }
@@ -140,7 +143,8 @@ bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Nod
         return false;
       }
       if (matches > 1) {
-        error = std::to_string(matches) + " items with " + s.key + "=" + s.value + " in " + where + "; a selector must pick one";
+        error = std::to_string(matches) + " items with " + s.key + "=" + s.value + " in " + where +
+                "; a selector must pick one";
         return false;
       }
     }
@@ -156,15 +160,19 @@ std::size_t scalar_end(const std::string& src, std::size_t start, bool flow) {
   if (q == '\'') {
     for (std::size_t i = start + 1; i < src.size(); ++i)
       if (src[i] == '\'') {
-        if (i + 1 < src.size() && src[i + 1] == '\'') ++i;
-        else return i + 1;
+        if (i + 1 < src.size() && src[i + 1] == '\'')
+          ++i;
+        else
+          return i + 1;
       }
     return std::string::npos;
   }
   if (q == '"') {
     for (std::size_t i = start + 1; i < src.size(); ++i) {
-      if (src[i] == '\\') ++i;
-      else if (src[i] == '"') return i + 1;
+      if (src[i] == '\\')
+        ++i;
+      else if (src[i] == '"')
+        return i + 1;
     }
     return std::string::npos;
   }
@@ -196,10 +204,14 @@ bool inside_flow(const std::string& src, std::size_t pos) {
       if (c == quote) quote = 0;
       continue;
     }
-    if (c == '#' && (i == 0 || src[i - 1] == ' ' || src[i - 1] == '\n' || src[i - 1] == '\t')) comment = true;
-    else if ((c == '\'' || c == '"') && (i == 0 || std::string(" [{,:\n").find(src[i - 1]) != std::string::npos)) quote = c;
-    else if (c == '[' || c == '{') ++depth;
-    else if (c == ']' || c == '}') depth = std::max(0, depth - 1);
+    if (c == '#' && (i == 0 || src[i - 1] == ' ' || src[i - 1] == '\n' || src[i - 1] == '\t'))
+      comment = true;
+    else if ((c == '\'' || c == '"') && (i == 0 || std::string(" [{,:\n").find(src[i - 1]) != std::string::npos))
+      quote = c;
+    else if (c == '[' || c == '{')
+      ++depth;
+    else if (c == ']' || c == '}')
+      depth = std::max(0, depth - 1);
   }
   return depth > 0;
 }
@@ -207,7 +219,8 @@ bool inside_flow(const std::string& src, std::size_t pos) {
 bool looks_typed(const std::string& v) {
   static const std::regex typed(
       "^(true|false|True|False|TRUE|FALSE|yes|no|Yes|No|YES|NO|on|off|On|Off|ON|OFF|y|n|null|Null|NULL|~|"
-      "[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
+      "[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|"
+      "\\.(nan|NaN|NAN))$");
   return std::regex_match(v, typed);
 }
 
@@ -215,7 +228,8 @@ bool plain_safe(const std::string& v, bool flow) {
   if (v.empty() || v.front() == ' ' || v.back() == ' ') return false;
   if (std::string("-?:,[]{}#&*!|>'\"%@`").find(v.front()) != std::string::npos) return false;
   if (v.find(": ") != std::string::npos || v.find(" #") != std::string::npos || v.back() == ':') return false;
-  if (v.find('\n') != std::string::npos || v.find('\r') != std::string::npos || v.find('\t') != std::string::npos) return false;
+  if (v.find('\n') != std::string::npos || v.find('\r') != std::string::npos || v.find('\t') != std::string::npos)
+    return false;
   if (flow && v.find_first_of(",[]{}") != std::string::npos) return false;
   return true;
 }
@@ -224,12 +238,23 @@ std::string double_quoted(const std::string& v) {
   std::string out = "\"";
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"";
@@ -243,7 +268,8 @@ bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& ski
   if (a.is(skip_a) && b.is(skip_b)) return ++skipped == 1;
   if (a.Type() != b.Type()) return false;
   switch (a.Type()) {
-    case YAML::NodeType::Scalar: return a.Scalar() == b.Scalar() && a.Tag() == b.Tag();
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar() && a.Tag() == b.Tag();
     case YAML::NodeType::Sequence:
       if (a.size() != b.size()) return false;
       for (std::size_t i = 0; i < a.size(); ++i)
@@ -259,7 +285,8 @@ bool same_except(const YAML::Node& a, const YAML::Node& b, const YAML::Node& ski
           return false;
       return true;
     }
-    default: return true;
+    default:
+      return true;
   }
 }
 
@@ -287,7 +314,10 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
   YAML::Node target;
   if (!find(root, segs, target, out.error)) return out;
   if (!target.IsScalar()) {
-    out.error = "'" + key_path + "' is " + (target.IsMap() ? "a map" : target.IsSequence() ? "a list" : "empty") +
+    out.error = "'" + key_path + "' is " +
+                (target.IsMap()        ? "a map"
+                 : target.IsSequence() ? "a list"
+                                       : "empty") +
                 ", not a single value";
     return out;
   }
@@ -385,8 +415,10 @@ nlohmann::ordered_json json_of(const YAML::Node& n) {
       for (auto it = n.begin(); it != n.end(); ++it) out[it->first.Scalar()] = json_of(it->second);
       return out;
     }
-    case YAML::NodeType::Scalar: return n.Scalar();
-    default: return "";
+    case YAML::NodeType::Scalar:
+      return n.Scalar();
+    default:
+      return "";
   }
 }
 
@@ -405,8 +437,10 @@ YamlRead yaml_get_text(const std::string& source, const std::string& key_path) {
   }
   out.kind = YamlRead::Kind::Found;
   out.scalar = found.IsScalar() || found.IsNull();
-  if (found.IsScalar()) out.value = found.Scalar();
-  else if (!found.IsNull()) out.value = json_of(found).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  if (found.IsScalar())
+    out.value = found.Scalar();
+  else if (!found.IsNull())
+    out.value = json_of(found).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   return out;
 }
 
