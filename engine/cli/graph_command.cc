@@ -29,17 +29,18 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
   std::string id;
   if (!run_id.empty()) {
     try {
-      auto store = state::RunStore::open_for_reading(g.state_dir);
-      auto run = run_id == "latest" ? store.latest_run() : store.find_run(run_id);
+      auto store = state::open_store(g.state_dir, state::OpenMode::ForReading);
+      auto run = run_id == "latest" ? store->latest_run() : store->find_run(run_id);
       if (!run) {
-        std::cerr << "relengine: no run '" << run_id << "' in " << g.state_dir << "; `relengine runs` lists them\n";
+        std::cerr << "relengine: no run '" << run_id << "' in " << store->location()
+                  << "; `relengine runs` lists them\n";
         return kStateProblem;
       }
       id = run->id;
       run_status = state::name(run->status);
       sources.recorded = run->inputs;
-      records = store.steps(run->id);
-      expansions = plan::parse_expansions(store.expansions(run->id));
+      records = store->steps(run->id);
+      expansions = plan::parse_expansions(store->expansions(run->id));
     } catch (const state::StateError& e) {
       std::cerr << "relengine: " << e.what() << "\n";
       return kStateProblem;

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "exec/actions/action.h"
 #include "exec/process.h"
+#include "state/store.h"
 
 #ifndef RELENGINE_VERSION
 #define RELENGINE_VERSION "0.0.0"
@@ -37,12 +38,13 @@ int run(int argc, char** argv) {
   app.fallthrough();
 
   cli::GlobalOptions g;
-  if (const char* dir = std::getenv("RELENGINE_STATE_DIR")) g.state_dir = dir;
-  if (g.state_dir.empty()) g.state_dir = ".relengine";
+  g.state_dir = state::default_location();
   if (std::getenv("NO_COLOR")) g.color = false;
   bool no_color = false;
-  app.add_option("--state-dir", g.state_dir, "State directory (default .relengine or $RELENGINE_STATE_DIR)")
-      ->type_name("DIR");
+  app.add_option("--state,--state-dir", g.state_dir,
+                 "Where runs are kept: a directory (the SQLite store) or a postgresql:// URL (default "
+                 "$RELENGINE_STATE, else $RELENGINE_STATE_DIR, else .relengine)")
+      ->type_name("DIR|URL");
   app.add_flag("-v,--verbose", g.verbose, "Stream step output");
   app.add_flag("-q,--quiet", g.quiet, "Print less");
   app.add_flag("--no-color", no_color, "No colour (also: NO_COLOR, or stdout not a terminal)");

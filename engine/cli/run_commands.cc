@@ -12,6 +12,8 @@
 #include "cli/commands.h"
 #include "exec/session.h"
 #include "load/diagnostics.h"
+#include "state/pg_store.h"
+#include "state/run_log.h"
 #include "state/store.h"
 
 namespace relengine::cli {
@@ -46,7 +48,7 @@ std::optional<state::RunRecord> find_run(state::RunStore& store, const std::stri
   if (!run) {
     std::vector<std::string> ids;
     for (const auto& r : store.runs()) ids.push_back(r.id);
-    std::string msg = id.empty() ? "no runs in " + store.dir() : "no run '" + id + "' in " + store.dir();
+    std::string msg = id.empty() ? "no runs in " + store.location() : "no run '" + id + "' in " + store.location();
     if (!id.empty())
       if (auto best = load::closest(id, ids); !best.empty()) msg += " (did you mean " + best + "?)";
     state_error(msg + "; `relengine runs` lists the runs");
@@ -129,10 +131,10 @@ int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vec
 
 int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note) {
   try {
-    auto store = state::RunStore::open(g.state_dir, false);
-    auto run = find_run(store, run_id);
+    auto store = state::open_store(g.state_dir, state::OpenMode::Existing);
+    auto run = find_run(*store, run_id);
     if (!run) return kStateProblem;
-    auto steps = store.steps(run->id);
+    auto steps = store->steps(run->id);
     auto it = std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
     if (it == steps.end()) {
       std::vector<std::string> waiting;
@@ -157,7 +159,7 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
     it->approved_at = state::now_rfc3339();
     it->approval_note = note;
     it->auto_approved = false;
-    store.save_step(run->id, *it, "approved", note);
+    store->save_step(run->id, *it, "approved", note);
     std::string flag = state::state_dir_hint(g.state_dir);
     std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << ")."
               << "\nContinue with: relengine" << flag << " resume " << run->id << "\n";
@@ -169,10 +171,10 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
 
 int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) {
   try {
-    auto store = state::RunStore::open_for_reading(g.state_dir);
-    auto run = find_run(store, run_id);
+    auto store = state::open_store(g.state_dir, state::OpenMode::ForReading);
+    auto run = find_run(*store, run_id);
     if (!run) return kStateProblem;
-    auto steps = store.steps(run->id);
+    auto steps = store->steps(run->id);
     RunStatus status = effective_status(*run);
     if (as_json) {
       json j = run_json(*run);
@@ -207,15 +209,17 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
 
 int cmd_runs(const GlobalOptions& g, bool as_json) {
   try {
-    if (!fs::exists(fs::path(g.state_dir) / "state.db")) {
+    std::unique_ptr<state::RunStore> store;
+    try {
+      store = state::open_store(g.state_dir, state::OpenMode::ForReading);
+    } catch (const state::StateNotFound&) {
       if (as_json)
         std::cout << "[]\n";
       else
-        std::cout << "no runs in " << g.state_dir << "\n";
+        std::cout << "no runs in " << state::masked_location(g.state_dir) << "\n";
       return kOk;
     }
-    auto store = state::RunStore::open_for_reading(g.state_dir);
-    auto runs = store.runs();
+    auto runs = store->runs();
     if (as_json) {
       json arr = json::array();
       for (const auto& r : runs) arr.push_back(run_json(r));
@@ -235,10 +239,10 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
 
 int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step) {
   try {
-    auto store = state::RunStore::open_for_reading(g.state_dir);
-    auto run = find_run(store, run_id);
+    auto store = state::open_store(g.state_dir, state::OpenMode::ForReading);
+    auto run = find_run(*store, run_id);
     if (!run) return kStateProblem;
-    auto steps = store.steps(run->id);
+    auto steps = store->steps(run->id);
     if (std::none_of(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; })) {
       std::vector<std::string> ids;
       for (const auto& s : steps) ids.push_back(s.id);
@@ -247,25 +251,10 @@ int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::strin
       std::cerr << "\n";
       return kBadInput;
     }
-    // Each attempt from the run's log, else (attempts recorded by an earlier relengine) from its
-    // own file: RUN/STEP.attempt-N.log, or RUN/STEP/attempt-N.log before that.
-    fs::path logs_dir = fs::path(g.state_dir) / "logs", dir = logs_dir / run->id;
-    auto in_run_log = exec::read_run_log(exec::run_log_path(logs_dir, run->id), step);
-    const auto& rec = *std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
     bool any = false;
-    for (int n = 1; n <= std::max(rec.attempts, in_run_log.empty() ? 0 : in_run_log.rbegin()->first); ++n) {
-      auto it = in_run_log.find(n);
-      auto path = exec::log_path(dir, step, n);
-      auto before = dir / step / ("attempt-" + std::to_string(n) + ".log");
-      if (it == in_run_log.end() && !fs::exists(path) && !fs::exists(before)) continue;
-      std::cout << "=== " << step << " attempt " << n << " ===\n";
+    for (const auto& [n, text] : store->read_log(run->id, step)) {
+      std::cout << "=== " << step << " attempt " << n << " ===\n" << text;
       any = true;
-      if (it != in_run_log.end()) {
-        std::cout << it->second;
-      } else {
-        std::ifstream in(fs::exists(path) ? path : before);
-        if (in.peek() != std::ifstream::traits_type::eof()) std::cout << in.rdbuf();  // (an empty one would fail cout)
-      }
     }
     if (!any) std::cout << "(step " << step << " has not run in " << run->id << ")\n";
     return kOk;

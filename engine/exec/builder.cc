@@ -19,7 +19,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -66,133 +65,6 @@ std::vector<std::string> tail_lines(const std::string& text, std::size_t n) {
   return lines;
 }
 
-// A step id as a JSON string (an id that is not UTF-8 gets replacement characters).
-std::string json_string(const std::string& text) {
-  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-constexpr char kRecordStart = '\x1e';  // RS: a record's header follows (RFC 7464)
-
-// One record's header: RS, {"attempt":N,"step":ID,"bytes":LEN}, LF. nullopt when it is not one.
-struct RecordHeader {
-  std::uint64_t bytes = 0;
-  int attempt = 0;
-  std::string step;
-};
-std::optional<RecordHeader> parse_header(const std::string& line) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  auto b = j.find("bytes"), a = j.find("attempt"), s = j.find("step");
-  if (b == j.end() || a == j.end() || s == j.end() || !b->is_number_unsigned() || !a->is_number_integer() ||
-      !s->is_string())
-    return std::nullopt;
-  return RecordHeader{b->get<std::uint64_t>(), a->get<int>(), s->get<std::string>()};
-}
-
-// Walks the records of a run's log from byte `from`: `each(header, payload_offset)` for each whole
-// record (the stream is left at its payload; `each` may read it). A damaged stretch (a header that
-// does not parse) is skipped up to the next RS. Returns the offset after the last whole record.
-template <typename Each>
-std::uint64_t walk_run_log(std::istream& in, std::uint64_t from, Each each) {
-  in.clear();
-  in.seekg(static_cast<std::streamoff>(from));
-  std::uint64_t good = from;
-  in.seekg(0, std::ios::end);
-  const std::uint64_t size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(static_cast<std::streamoff>(from));
-  std::string line;
-  for (int c; (c = in.get()) != EOF;) {
-    if (c != kRecordStart) continue;                 // resynchronizing after damage
-    if (!std::getline(in, line) || in.eof()) break;  // a header cut off
-    auto h = parse_header(line);
-    if (!h) continue;
-    std::uint64_t payload = static_cast<std::uint64_t>(in.tellg());
-    if (h->bytes > size - payload) break;  // a record cut off: the end of what is whole
-    each(*h, payload);
-    in.clear();
-    in.seekg(static_cast<std::streamoff>(payload + h->bytes));
-    good = payload + h->bytes;
-  }
-  return good;
-}
-
-// The run's log (docs/execution.md, "Logs"): STATE_DIR/logs/RUN.log, one append-only file per run
-// for every attempt of every step, so that starting a step creates no file (a file creation on
-// this disk is the costly part of starting a short step, docs/PERFORMANCE.md). Records of the
-// attempts running at once interleave; each names its step and attempt. What is added is written
-// with one write() per turn of the event loop (and before a command starts), not fsynced: like
-// the per-attempt files before it, a log is for people, the state database is the record.
-class RunLog {
- public:
-  // Opens (creating it 0600 if needed) `file` for appending. An existing log whose end was cut
-  // off (an engine killed during a write) is cut back to its last whole record first, so that
-  // what this engine appends can be read.
-  bool open(const fs::path& file, std::string& error) {
-    file_ = file;
-    io::Fd fd = io::open_private_file(file.string(), io::Existing::Keep, error);
-    if (!fd) return false;
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(error, "cannot stat");
-    if (st.st_size > 0) {
-      std::ifstream in(file, std::ios::binary);
-      std::uint64_t good = walk_run_log(in, 0, [](const RecordHeader&, std::uint64_t) {});
-      if (good < static_cast<std::uint64_t>(st.st_size) && ::ftruncate(fd.get(), static_cast<off_t>(good)) != 0)
-        return fail(error, "cannot repair");
-      size_ = good;
-    }
-    int flags = ::fcntl(fd.get(), F_GETFL);
-    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_APPEND) != 0) return fail(error, "cannot append to");
-    fd_ = std::move(fd);
-    return true;
-  }
-
-  // Queues one record: `text`, a piece of the output of the attempt whose header prefix is `head`.
-  void add(const std::string& head, const std::string& text) {
-    if (text.empty()) return;
-    buffer_ += head;
-    buffer_ += std::to_string(text.size());
-    buffer_ += "}\n";
-    buffer_ += text;
-  }
-
-  // Writes what was queued; false (and why) when the file cannot take it.
-  bool write(std::string& error) {
-    std::size_t done = 0;
-    while (done < buffer_.size() && fd_) {
-      ssize_t w = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        buffer_.clear();
-        return fail(error, "cannot write");
-      }
-      done += static_cast<std::size_t>(w);
-    }
-    size_ += done;
-    buffer_.clear();
-    return true;
-  }
-
-  std::uint64_t size() const { return size_ + buffer_.size(); }  // where the next record starts
-  const fs::path& file() const { return file_; }
-
-  // The header prefix of an attempt's records (the byte count and the end follow).
-  static std::string head(const std::string& step, int attempt) {
-    return std::string(1, kRecordStart) + "{\"attempt\":" + std::to_string(attempt) + ",\"step\":" + json_string(step) +
-           ",\"bytes\":";
-  }
-
- private:
-  bool fail(std::string& error, const char* what) {
-    error = std::string(what) + " " + file_.string() + ": " + std::strerror(errno);
-    return false;
-  }
-
-  fs::path file_;
-  io::Fd fd_;
-  std::string buffer_;
-  std::uint64_t size_ = 0;
-};
-
 // One run, one io_context, no threads.
 class Builder {
  public:
@@ -221,7 +93,6 @@ class Builder {
       n.rec = by_id[g.node(v).id];
       n.step = g.node(v).step;
     }
-    logs_dir_ = fs::path(store_.dir()) / "logs";
     // The engine's environment, the base of every command's (read once: the engine never changes it).
     for (char** e = environ; *e; ++e) {
       std::string kv = *e;
@@ -234,9 +105,9 @@ class Builder {
     // there costs no filesystem journal work, once per attempt.
     // The name carries the engine's pid: a directory left by an engine killed with SIGKILL
     // (possibly holding a secret) is removed by the next engine that starts.
-    output_dir_ = logs_dir_;
+    // (Else in the temporary directory, else in the working directory: mkdtemp makes it 0700.)
     std::error_code ec;
-    for (const fs::path& base : {fs::path("/dev/shm"), fs::temp_directory_path(ec)}) {
+    for (const fs::path& base : {fs::path("/dev/shm"), fs::temp_directory_path(ec), fs::current_path(ec)}) {
       if (base.empty() || access(base.c_str(), W_OK | X_OK) != 0) continue;
       remove_abandoned_output_dirs(base);
       std::string tmpl = (base / ("relengine-outputs-" + std::to_string(getpid()) + "-XXXXXX")).string();
@@ -247,10 +118,10 @@ class Builder {
       }
     }
     if (auto absolute = fs::absolute(output_dir_, ec); !ec) output_dir_ = absolute;  // $RELENGINE_OUTPUT is absolute
-    // Logs are private (0700/0600): a log holds whatever a tool printed, which nobody declared
-    // secret. A log that cannot be kept fails each step at its start, with the reason.
-    if (io::make_private_dirs(logs_dir_.string(), log_error_))
-      run_log_.open(run_log_path(logs_dir_, run_.id), log_error_);
+    // The run's log, in the store. A log that cannot be kept fails each step at its start, with
+    // the reason.
+    log_ = store_.open_log(run_.id, log_error_);
+    if (!log_ && log_error_.empty()) log_error_ = "the store gave no log";
   }
 
   ~Builder() {
@@ -299,7 +170,7 @@ class Builder {
     std::unique_ptr<asio::steady_timer> retry;
     bool timed_out = false;
     int attempts_here = 0;       // attempts in this invocation (the retry budget)
-    std::string log_head;        // the header prefix of this attempt's records in the run's log
+    int log_attempt = 0;         // the attempt whose records log_pending becomes
     std::string log_pending;     // this attempt's log text not yet handed to the run's log
     std::uint64_t log_from = 0;  // where in the run's log this attempt's records begin
     bool logged = false;         // an attempt of this step has a log in this invocation
@@ -360,7 +231,7 @@ class Builder {
 
   // The node's pending text becomes one record (of its current attempt).
   void seal_log(Node& n) {
-    run_log_.add(n.log_head, n.log_pending);
+    if (log_) log_->add(n.rec.id, n.log_attempt, n.log_pending);
     n.log_pending.clear();
   }
 
@@ -369,7 +240,7 @@ class Builder {
     for (auto v : log_dirty_) seal_log(nodes_[v]);
     log_dirty_.clear();
     std::string error;
-    if (!run_log_.write(error) && log_error_.empty()) log_error_ = error;  // the next attempts fail with it
+    if (log_ && !log_->write(error) && log_error_.empty()) log_error_ = error;  // the next attempts fail with it
   }
 
   const std::string& lock_of(const Node& n) const { return n.step->lock.value; }
@@ -613,8 +484,8 @@ class Builder {
       return;
     }
     if (!n.log_pending.empty()) seal_log(n);  // what is left of the attempt before, under its own header
-    n.log_head = RunLog::head(n.rec.id, n.rec.attempts);
-    n.log_from = run_log_.size();
+    n.log_attempt = n.rec.attempts;
+    n.log_from = log_->mark();
     n.logged = true;
     // An empty $RELENGINE_OUTPUT for the attempt (in the private outputs directory).
     int out_fd;
@@ -1044,7 +915,7 @@ class Builder {
         const Node& n = nodes_[v];
         std::cout << "\nStep " << n.rec.id << " failed: " << n.rec.message << "\n";
         if (n.logged) {
-          auto logs = read_run_log(run_log_.file(), n.rec.id, n.log_from);
+          auto logs = log_->read(n.rec.id, n.log_from);
           for (const auto& l : tail_lines(logs[n.rec.attempts], 20)) std::cout << "  | " << l << "\n";
         }
         if (n.logged) std::cout << "  (full log: relengine" << flag << " logs " << run_.id << " " << n.rec.id << ")\n";
@@ -1154,11 +1025,10 @@ class Builder {
   bool launch_posted_ = false;
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
   bool flush_posted_ = false;
-  fs::path logs_dir_;
   std::map<std::string, std::string> engine_env_;
-  RunLog run_log_;
-  std::string log_error_;                 // why the run's log cannot be kept (every attempt fails at its start), or ""
-  std::vector<graph::Vertex> log_dirty_;  // nodes with log text not yet written
+  std::unique_ptr<state::LogWriter> log_;  // the run's log in the store (nullptr: it cannot be kept)
+  std::string log_error_;                  // why the run's log cannot be kept (every attempt fails at its start), or ""
+  std::vector<graph::Vertex> log_dirty_;   // nodes with log text not yet written
   bool log_posted_ = false;
   fs::path output_dir_;
   bool own_output_dir_ = false;  // output_dir_ was made for this engine (and is removed at its end)
@@ -1176,31 +1046,6 @@ class Builder {
 };
 
 }  // namespace
-
-std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const std::string& step, int attempt) {
-  return run_log_dir / (step + ".attempt-" + std::to_string(attempt) + ".log");
-}
-
-std::filesystem::path run_log_path(const std::filesystem::path& logs_dir, const std::string& run_id) {
-  return logs_dir / (run_id + ".log");
-}
-
-std::map<int, std::string> read_run_log(const std::filesystem::path& file, const std::string& step,
-                                        std::uint64_t from) {
-  std::map<int, std::string> out;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return out;
-  // The step as its records name it (an id that is not UTF-8 is written with replacements).
-  const std::string wanted = nlohmann::json::parse(json_string(step)).get<std::string>();
-  walk_run_log(in, from, [&](const RecordHeader& h, std::uint64_t) {
-    if (h.step != wanted) return;
-    std::string& text = out[h.attempt];
-    std::size_t at = text.size();
-    text.resize(at + h.bytes);
-    in.read(text.data() + at, static_cast<std::streamsize>(h.bytes));
-  });
-  return out;
-}
 
 int build(asio::io_context& io, CommandRunner& runner, state::RunStore& store, plan::Prepared& prep,
           const state::RunRecord& run, std::vector<StepRecord> records, const RunOptions& options) {

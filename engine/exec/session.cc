@@ -100,7 +100,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
     return kOk;
   }
   try {
-    auto store = state::RunStore::open(opt.state_dir, true);
+    auto store = state::open_store(opt.state_dir, state::OpenMode::Create);
     state::RunRecord run;
     run.id = make_run_id();
     run.playbook = playbook_path;
@@ -126,14 +126,14 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
       }
       records.push_back(r);
     }
-    store.create_run(run, records);
-    store.acquire_lease(run.id);
+    store->create_run(run, records);
+    store->acquire_lease(run.id);
     if (!opt.quiet)
       std::cout << "Run " << run.id << ": " << pb->name.value << " (" << plan.steps.size() << " steps), state in "
-                << opt.state_dir << "\n";
+                << store->location() << "\n";
     asio::io_context io;
     auto runner = make_process_runner(io);
-    return build(io, *runner, store, prep, run, std::move(records), opt);
+    return build(io, *runner, *store, prep, run, std::move(records), opt);
   } catch (const state::StateError& e) {
     std::cerr << "relengine: " << e.what() << "\n";
     return kState;
@@ -143,19 +143,18 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
 int resume_run(const ResumeRequest& req, const RunOptions& opt) {
   try {
     // A dry run reads the state without changing a byte of it (no lease, no migration).
-    auto store =
-        opt.dry_run ? state::RunStore::open_read_only(opt.state_dir) : state::RunStore::open(opt.state_dir, false);
-    auto run = req.run_id.empty() ? store.latest_run() : store.find_run(req.run_id);
+    auto store = state::open_store(opt.state_dir, opt.dry_run ? state::OpenMode::ReadOnly : state::OpenMode::Existing);
+    auto run = req.run_id.empty() ? store->latest_run() : store->find_run(req.run_id);
     if (!run) {
       std::cerr << "relengine: "
-                << (req.run_id.empty() ? "no runs in " + opt.state_dir
-                                       : "no run " + req.run_id + " in " + opt.state_dir)
+                << (req.run_id.empty() ? "no runs in " + store->location()
+                                       : "no run " + req.run_id + " in " + store->location())
                 << "; `relengine runs` lists them\n";
       return kState;
     }
-    if (!opt.dry_run) store.acquire_lease(run->id);
+    if (!opt.dry_run) store->acquire_lease(run->id);
     auto release = [&] {
-      if (!opt.dry_run) store.release_lease(run->id);
+      if (!opt.dry_run) store->release_lease(run->id);
     };
     if (!fs::exists(run->playbook_path)) {
       std::cerr << "relengine: the playbook of run " << run->id << " is gone: " << run->playbook_path << "\n";
@@ -173,7 +172,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     sources.sets = req.sets;
     load::Diagnostics diags;
     // The for_each lists this run computed at run time: it keeps the instances it had.
-    plan::Expansions expansions = plan::parse_expansions(store.expansions(run->id));
+    plan::Expansions expansions = plan::parse_expansions(store->expansions(run->id));
     auto prep = plan::prepare(*pb, sources, diags, &expansions);
     if (diags.has_errors()) {
       release();
@@ -240,7 +239,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     ReconcileInput rin;
     rin.prepared = &prep;
     rin.plan = &plan;
-    auto stored = store.steps(run->id);
+    auto stored = store->steps(run->id);
     rin.recorded = &stored;
     rin.rerun = rerun_set(g);
     rin.reexpand = reexpand;
@@ -250,15 +249,16 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     print_reconciliation(std::cout, *run, rec);
     if (opt.dry_run) return kOk;  // nothing written, anywhere
 
-    for (const auto& st : reexpand) store.forget_expansion(run->id, st);
-    for (const auto& [id, why] : rec.removed) store.remove_step(run->id, id);
-    store.save_steps(run->id, rec.writes);  // one transaction, not one fsync per step
-    store.update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source), load::validator_id());
-    store.set_run_status(run->id, state::RunStatus::Running, false);
+    for (const auto& st : reexpand) store->forget_expansion(run->id, st);
+    for (const auto& [id, why] : rec.removed) store->remove_step(run->id, id);
+    store->save_steps(run->id, rec.writes);  // one transaction, not one fsync per step
+    store->update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source),
+                             load::validator_id());
+    store->set_run_status(run->id, state::RunStatus::Running, false);
     std::vector<StepRecord> records = std::move(rec.records);
     asio::io_context io;
     auto runner = make_process_runner(io);
-    return build(io, *runner, store, prep, *run, std::move(records), opt);
+    return build(io, *runner, *store, prep, *run, std::move(records), opt);
   } catch (const state::StateError& e) {
     std::cerr << "relengine: " << e.what() << "\n";
     return kState;

@@ -1,11 +1,12 @@
-// The durable record of runs: one SQLite database (state.db: WAL, synchronous=FULL) per state
-// directory, with runs, their steps, an append-only event journal and each run's lease.
-// All writes go through RunStore (exec/session and exec/builder for runs, `approve` for approvals);
-// read by status, runs, logs and graph (a dry run opens it read-only).
+// The durable record of runs: runs, their steps, an append-only event journal, each run's lease
+// and log, behind the RunStore interface (state/sqlite_store.h is the embedded implementation).
+// All writes go through a RunStore (exec/session and exec/builder for runs, `approve` for
+// approvals); read by status, runs, logs and graph (a dry run opens it read-only).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,15 +14,17 @@
 
 #include "state/status.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace relengine::state {
 
 // A problem with the state itself (exit 4): unreadable, corrupt, newer, locked, not found.
 class StateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+// The store holds no runs (no state.db, no tables): `runs` says so, the others exit 4.
+class StateNotFound : public StateError {
+ public:
+  using StateError::StateError;
 };
 
 struct StepRecord {
@@ -76,39 +79,54 @@ struct Event {
 // Current time as RFC 3339 UTC with milliseconds.
 std::string now_rfc3339();
 
+// Where a run's log goes and how it is read back: one writer per engine and run. What is added is
+// queued and written by write() (once per turn of the event loop, and before a command starts).
+class LogWriter {
+ public:
+  virtual ~LogWriter() = default;
+  // Queues `text`, a piece of the output of attempt `attempt` of step `step`.
+  virtual void add(const std::string& step, int attempt, const std::string& text) = 0;
+  // Writes what was queued; false (and why) when the store cannot take it.
+  virtual bool write(std::string& error) = 0;
+  // A position in the run's log: what is added after it reads back with read(step, mark).
+  virtual std::uint64_t mark() const = 0;
+  // What `step`'s attempts wrote from `from` on, by attempt number.
+  virtual std::map<int, std::string> read(const std::string& step, std::uint64_t from) = 0;
+};
+
+// How a store is opened.
+enum class OpenMode {
+  Create,      // run: create the store (directory, database, schema) when it is absent
+  Existing,    // resume, approve: the store must exist; an older schema is migrated
+  ReadOnly,    // a dry run: reads only, creates nothing, writes nothing (an older schema is refused)
+  ForReading,  // status, runs, logs, graph --run: reads without waiting for a writer's lock (an
+               // older schema is migrated first)
+};
+
+// The durable record of runs, behind one interface (docs/architecture.md, "State"): the embedded
+// SQLite store (a state directory) or a PostgreSQL database. Nothing above state/ knows which one
+// it has. Every method that writes commits before it returns: the engine acts only on what is
+// recorded. Problems with the store throw StateError (exit 4).
 class RunStore {
  public:
   static constexpr int kSchemaVersion = 4;
 
-  // Opens STATE_DIR/state.db. `create`: make the directory and database if absent.
-  // Throws StateError: not found (when !create), unreadable, corrupt, newer, locked.
-  // An existing database is checked read-only first and never rewritten when it is bad.
-  static RunStore open(const std::string& state_dir, bool create);
-  // Opens an existing STATE_DIR/state.db for reading only, creating no file and writing nothing
-  // (a dry run): no migration (an older schema is refused with what to do), no WAL switch.
-  static RunStore open_read_only(const std::string& state_dir);
-  // For the commands that only read (status, runs, logs, graph --run): read-only, so a writer's
-  // lock does not make them wait; a state of an older schema is migrated first (a normal open).
-  static RunStore open_for_reading(const std::string& state_dir);
+  virtual ~RunStore() = default;
 
-  RunStore(RunStore&& other) noexcept;
-  RunStore& operator=(RunStore&&) = delete;
-  RunStore(const RunStore&) = delete;
-  ~RunStore();
+  // The store as messages name it: the state directory, or the URL with its password masked.
+  virtual std::string location() const = 0;
 
-  const std::string& dir() const { return dir_; }
-
-  void create_run(const RunRecord& run, const std::vector<StepRecord>& steps);
-  std::optional<RunRecord> find_run(const std::string& id);
-  std::optional<RunRecord> latest_run();
-  std::vector<RunRecord> runs();  // most recent first
-  std::vector<StepRecord> steps(const std::string& run_id);
-  std::vector<Event> events(const std::string& run_id);
+  virtual void create_run(const RunRecord& run, const std::vector<StepRecord>& steps) = 0;
+  virtual std::optional<RunRecord> find_run(const std::string& id) = 0;
+  virtual std::optional<RunRecord> latest_run() = 0;
+  virtual std::vector<RunRecord> runs() = 0;  // most recent first
+  virtual std::vector<StepRecord> steps(const std::string& run_id) = 0;
+  virtual std::vector<Event> events(const std::string& run_id) = 0;
 
   // One transaction: the step's new record and an event for the transition.
-  void save_step(const std::string& run_id, const StepRecord& step, const std::string& transition,
-                 const std::string& message = "");
-  void add_step(const std::string& run_id, const StepRecord& step);
+  virtual void save_step(const std::string& run_id, const StepRecord& step, const std::string& transition,
+                         const std::string& message = "") = 0;
+  virtual void add_step(const std::string& run_id, const StepRecord& step) = 0;
   // Many step transitions in one transaction (one fsync): each record is written, with an event
   // when its transition is not empty.
   struct Transition {
@@ -116,42 +134,56 @@ class RunStore {
     std::string transition;
     std::string message;
   };
-  void save_steps(const std::string& run_id, const std::vector<Transition>& steps);
-  void remove_step(const std::string& run_id, const std::string& step_id);
-  void set_run_status(const std::string& run_id, RunStatus status, bool finished);
-  void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
-                         const std::string& playbook_hash, const std::string& validated_by);
+  virtual void save_steps(const std::string& run_id, const std::vector<Transition>& steps) = 0;
+  virtual void remove_step(const std::string& run_id, const std::string& step_id) = 0;
+  virtual void set_run_status(const std::string& run_id, RunStatus status, bool finished) = 0;
+  virtual void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
+                                 const std::string& playbook_hash, const std::string& validated_by) = 0;
 
   // A for_each whose list is only known at run time: records the items (JSON) and, in the same
   // transaction, replaces the placeholder record `placeholder` (ID[*]) by the instances' records.
-  void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
-                        const std::string& placeholder, const std::vector<StepRecord>& instances);
-  std::map<std::string, std::string> expansions(const std::string& run_id);  // step id -> items (JSON)
-  void forget_expansion(const std::string& run_id, const std::string& step);
+  virtual void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
+                                const std::string& placeholder, const std::vector<StepRecord>& instances) = 0;
+  virtual std::map<std::string, std::string> expansions(const std::string& run_id) = 0;  // step id -> items (JSON)
+  virtual void forget_expansion(const std::string& run_id, const std::string& step) = 0;
 
   // Lease: only one live process drives a run. Throws StateError naming pid and host when a
   // live process holds it; takes over a lease whose owner is dead (same host) or silent.
-  void acquire_lease(const std::string& run_id);
-  void heartbeat(const std::string& run_id);
-  void release_lease(const std::string& run_id);
+  virtual void acquire_lease(const std::string& run_id) = 0;
+  virtual void heartbeat(const std::string& run_id) = 0;
+  virtual void release_lease(const std::string& run_id) = 0;
 
- private:
-  RunStore(std::string dir, sqlite3* db);
-  void exec(const char* sql);
-  void migrate();
-
-  sqlite3_stmt* prepared(const char* sql);  // prepared once per store, reset after each use
-
-  std::string dir_;
-  sqlite3* db_ = nullptr;
-  std::map<const char*, sqlite3_stmt*> prepared_;
+  // The run's log: a writer for this engine (nullptr and why when it cannot be kept: every
+  // attempt then fails at its start with the reason), and every attempt of `step` read back.
+  virtual std::unique_ptr<LogWriter> open_log(const std::string& run_id, std::string& error) = 0;
+  virtual std::map<int, std::string> read_log(const std::string& run_id, const std::string& step) = 0;
 };
+
+// Opens the store that `location` names (docs/cli.md, "--state"): a PostgreSQL URL
+// (postgresql://... or postgres://..., state/pg_store.h), else a directory path (the SQLite store,
+// STATE_DIR/state.db). Throws StateError: not found (StateNotFound, unless Create), unreachable,
+// unreadable, corrupt, newer, locked.
+std::unique_ptr<RunStore> open_store(const std::string& location, OpenMode mode);
+
+// Seconds since the epoch.
+std::int64_t unix_now();
+
+// How every store keeps a record's maps (inputs, outputs): a JSON object of strings.
+std::string to_json_map(const std::map<std::string, std::string>& m);
+std::map<std::string, std::string> from_json_map(const std::string& text);
+// A status as stored; a name this relengine does not know means a damaged or foreign store
+// (StateError).
+StepStatus stored_step_status(const std::string& text);
+RunStatus stored_run_status(const std::string& text);
 
 // Who records an approval: $USER, else $LOGNAME, else "uid N". The one place that decides it.
 std::string user_name();
-// What to add to a printed relengine command so that it finds this state: " --state-dir DIR", or ""
-// when DIR is the default ($RELENGINE_STATE_DIR, else .relengine).
-std::string state_dir_hint(const std::string& dir);
+// The store used when --state is not given: $RELENGINE_STATE, else $RELENGINE_STATE_DIR, else
+// .relengine.
+std::string default_location();
+// What to add to a printed relengine command so that it finds this store: " --state LOCATION"
+// (" --state-dir DIR" for a directory; a URL's password masked), or "" when it is the default.
+std::string state_dir_hint(const std::string& location);
 
 // Is the run's lease held by another live process (this host: its pid alive and the same process;
 // another host: a heartbeat younger than 60 s)?

@@ -15,7 +15,7 @@
 #include "load/loader.h"
 #include "model/exit_code.h"
 #include "plan/plan.h"
-#include "state/store.h"
+#include "state/sqlite_store.h"
 #include "temp_dir.h"
 
 using namespace relengine;
@@ -179,7 +179,7 @@ struct Harness {
   TempDirectory dir;
   model::Playbook pb;
   plan::Prepared prep;
-  state::RunStore store = state::RunStore::open(dir / "state", true);
+  std::unique_ptr<state::SqliteStore> store = state::SqliteStore::open((dir.path / "state").string(), true);
   state::RunRecord run;
   boost::asio::io_context io;
   FakeRunner runner{io};
@@ -204,12 +204,12 @@ struct Harness {
       r.order = order++;
       records.push_back(r);
     }
-    store.create_run(run, records);
-    store.acquire_lease(run.id);
-    return exec::build(io, runner, store, prep, run, records, options);
+    store->create_run(run, records);
+    store->acquire_lease(run.id);
+    return exec::build(io, runner, *store, prep, run, records, options);
   }
   StepStatus status(const std::string& id) {
-    for (const auto& s : store.steps(run.id))
+    for (const auto& s : store->steps(run.id))
       if (s.id == id) return s.status;
     FAIL("no step " << id);
     return StepStatus::Pending;
@@ -301,7 +301,7 @@ phases:
   CHECK(auto_approve.go() == kOk);
   CHECK(auto_approve.status("gate") == StepStatus::Succeeded);
   CHECK(auto_approve.status("after") == StepStatus::Succeeded);
-  for (const auto& s : auto_approve.store.steps("r1"))
+  for (const auto& s : auto_approve.store->steps("r1"))
     if (s.id == "gate") CHECK(!s.approved_fingerprint.empty());
 }
 

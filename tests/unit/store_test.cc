@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "state/store.h"
+#include "state/sqlite_store.h"
 #include "temp_dir.h"
 
 using namespace relengine::state;
@@ -51,46 +51,46 @@ std::string read_all(const fs::path& p) {
 
 TEST_CASE("runs and steps round-trip — events are journaled in order") {
   Dir d;
-  auto store = RunStore::open(d.path.string(), true);
+  auto store = SqliteStore::open(d.path.string(), true);
   StepRecord a;
   a.id = "tag[api]";
   a.step = "tag";
   a.phase = "cut";
   a.order = 1;
-  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a});
-  store.create_run(sample_run("r2", "2026-01-02T00:00:00.000Z"), {});
-  CHECK(store.latest_run()->id == "r2");
-  CHECK(store.runs().size() == 2);
+  store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a});
+  store->create_run(sample_run("r2", "2026-01-02T00:00:00.000Z"), {});
+  CHECK(store->latest_run()->id == "r2");
+  CHECK(store->runs().size() == 2);
   a.status = StepStatus::Succeeded;
   a.attempts = 2;
   a.exit_code = 0;
   a.outputs = {{"sha", "abc"}};
   a.approved_by = "ann";
-  store.save_step("r1", a, "succeeded", "done");
-  auto steps = store.steps("r1");
+  store->save_step("r1", a, "succeeded", "done");
+  auto steps = store->steps("r1");
   REQUIRE(steps.size() == 1);
   CHECK(steps[0].status == StepStatus::Succeeded);
   CHECK(steps[0].outputs.at("sha") == "abc");
   CHECK(*steps[0].exit_code == 0);
   CHECK(steps[0].approved_by == "ann");
-  auto events = store.events("r1");
+  auto events = store->events("r1");
   REQUIRE(events.size() == 2);
   CHECK(events[0].transition == "run started");
   CHECK(events[1].transition == "succeeded");
   CHECK(events[1].attempt == 2);
-  auto run = store.find_run("r1");
+  auto run = store->find_run("r1");
   CHECK(run->inputs.at("version") == "v1");
-  store.set_run_status("r1", RunStatus::Failed, true);
-  CHECK(store.find_run("r1")->status == RunStatus::Failed);
-  CHECK(!store.find_run("r1")->finished.empty());
-  store.remove_step("r1", "tag[api]");
-  CHECK(store.steps("r1").empty());
-  CHECK(!store.find_run("nope"));
+  store->set_run_status("r1", RunStatus::Failed, true);
+  CHECK(store->find_run("r1")->status == RunStatus::Failed);
+  CHECK(!store->find_run("r1")->finished.empty());
+  store->remove_step("r1", "tag[api]");
+  CHECK(store->steps("r1").empty());
+  CHECK(!store->find_run("nope"));
 }
 
 TEST_CASE("the database is in WAL mode with synchronous=FULL and a schema version") {
   Dir d;
-  { auto store = RunStore::open(d.path.string(), true); }
+  { auto store = SqliteStore::open(d.path.string(), true); }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -107,14 +107,14 @@ TEST_CASE("the database is in WAL mode with synchronous=FULL and a schema versio
 
 TEST_CASE("a state file from a newer relengine is refused and left as it is") {
   Dir d;
-  { auto store = RunStore::open(d.path.string(), true); }
+  { auto store = SqliteStore::open(d.path.string(), true); }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((d.path / "state.db").c_str(), &db) == SQLITE_OK);
   sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='99' WHERE key='schema_version'", nullptr,
                nullptr, nullptr);
   sqlite3_close(db);
   std::string before = read_all(d.path / "state.db");
-  CHECK_THROWS_WITH_AS(RunStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"),
+  CHECK_THROWS_WITH_AS(SqliteStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"),
                        StateError);
   CHECK(read_all(d.path / "state.db") == before);
 }
@@ -122,8 +122,8 @@ TEST_CASE("a state file from a newer relengine is refused and left as it is") {
 TEST_CASE("a state file of schema 1 is migrated to 2: runs gain validated_by, nothing is lost") {
   Dir d;
   {
-    auto store = RunStore::open(d.path.string(), true);
-    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+    auto store = SqliteStore::open(d.path.string(), true);
+    store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
   }
   {  // make it what relengine 0.1 wrote: no validated_by column, schema version 1
     sqlite3* db = nullptr;
@@ -133,19 +133,19 @@ TEST_CASE("a state file of schema 1 is migrated to 2: runs gain validated_by, no
                 nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
-  auto store = RunStore::open(d.path.string(), true);
-  auto run = store.find_run("r1");
+  auto store = SqliteStore::open(d.path.string(), true);
+  auto run = store->find_run("r1");
   REQUIRE(run);
   CHECK(run->playbook_hash == "h");
   CHECK(run->validated_by.empty());  // unknown: a resume validates in full
-  store.update_run_inputs("r1", {}, "h2", "relengine x");
-  CHECK(store.find_run("r1")->validated_by == "relengine x");
+  store->update_run_inputs("r1", {}, "h2", "relengine x");
+  CHECK(store->find_run("r1")->validated_by == "relengine x");
 }
 
 TEST_CASE("a state file truncated at any point is refused or read, never crashes, never rewritten") {
   Dir d;
   {
-    auto store = RunStore::open(d.path.string(), true);
+    auto store = SqliteStore::open(d.path.string(), true);
     std::vector<StepRecord> steps;
     for (int i = 0; i < 50; ++i) {
       StepRecord s;
@@ -154,7 +154,7 @@ TEST_CASE("a state file truncated at any point is refused or read, never crashes
       s.phase = "p";
       steps.push_back(s);
     }
-    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), steps);
+    store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), steps);
   }
   {  // fold the WAL into the main file so the file alone is the database
     sqlite3* db = nullptr;
@@ -170,8 +170,8 @@ TEST_CASE("a state file truncated at any point is refused or read, never crashes
     { std::ofstream(t.path / "state.db", std::ios::binary) << whole.substr(0, cut); }
     std::string before = read_all(t.path / "state.db");
     try {
-      auto store = RunStore::open(t.path.string(), false);
-      store.runs();
+      auto store = SqliteStore::open(t.path.string(), false);
+      store->runs();
       ++opened;
     } catch (const StateError&) {
       ++refused;
@@ -183,13 +183,13 @@ TEST_CASE("a state file truncated at any point is refused or read, never crashes
 
 TEST_CASE("leases: a live owner is named, a dead one is taken over") {
   Dir d;
-  auto store = RunStore::open(d.path.string(), true);
-  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
-  store.acquire_lease("r1");
-  CHECK(store.find_run("r1")->lease_pid == getpid());
-  store.acquire_lease("r1");  // the same process may take it again
-  store.release_lease("r1");
-  CHECK(store.find_run("r1")->lease_pid == 0);
+  auto store = SqliteStore::open(d.path.string(), true);
+  store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  store->acquire_lease("r1");
+  CHECK(store->find_run("r1")->lease_pid == getpid());
+  store->acquire_lease("r1");  // the same process may take it again
+  store->release_lease("r1");
+  CHECK(store->find_run("r1")->lease_pid == 0);
 
   // A live process of this host (pid 1) holds it: refused, naming pid and host.
   sqlite3* db = nullptr;
@@ -197,37 +197,37 @@ TEST_CASE("leases: a live owner is named, a dead one is taken over") {
   std::string sql = "UPDATE runs SET lease_pid=1, lease_host='" + host_name() +
                     "', lease_start=" + std::to_string(process_start_time(1)) + " WHERE id='r1'";
   sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  CHECK_THROWS_WITH_AS(store.acquire_lease("r1"), doctest::Contains("is being driven by pid 1 on host"), StateError);
+  CHECK_THROWS_WITH_AS(store->acquire_lease("r1"), doctest::Contains("is being driven by pid 1 on host"), StateError);
   // A pid that cannot exist (above Linux's largest, 2^22): taken over. (999999 could be a live
   // process on a machine with a large pid_max, and with lease_start=0 it would count as the owner.)
   sqlite3_exec(db, "UPDATE runs SET lease_pid=4194305, lease_start=0 WHERE id='r1'", nullptr, nullptr, nullptr);
   sqlite3_close(db);
-  store.acquire_lease("r1");
-  CHECK(store.find_run("r1")->lease_pid == getpid());
+  store->acquire_lease("r1");
+  CHECK(store->find_run("r1")->lease_pid == getpid());
 }
 
 TEST_CASE("opening without create in an empty directory says how to start") {
   Dir d;
-  CHECK_THROWS_WITH_AS(RunStore::open((d.path / "none").string(), false), doctest::Contains("relengine run PLAYBOOK"),
-                       StateError);
+  CHECK_THROWS_WITH_AS(SqliteStore::open((d.path / "none").string(), false),
+                       doctest::Contains("relengine run PLAYBOOK"), StateError);
 }
 
 TEST_CASE("a database left empty by a crash during creation is initialized, not refused") {
   Dir d;
   { std::ofstream(fs::path(d.path) / "state.db"); }  // zero bytes: created, never written
-  auto store = RunStore::open(d.path.string(), false);
-  CHECK(store.runs().empty());
+  auto store = SqliteStore::open(d.path.string(), false);
+  CHECK(store->runs().empty());
 }
 
 TEST_CASE("expansions: recorded with their instances in one transaction — a schema 2 file gains the table") {
   Dir d;
   {
-    auto store = RunStore::open(d.path.string(), true);
+    auto store = SqliteStore::open(d.path.string(), true);
     StepRecord ph;
     ph.id = "fan[*]";
     ph.step = "fan";
     ph.phase = "p";
-    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {ph});
+    store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {ph});
   }
   {  // what relengine wrote before run-time expansions: no expansions table, schema version 2
     sqlite3* db = nullptr;
@@ -236,23 +236,23 @@ TEST_CASE("expansions: recorded with their instances in one transaction — a sc
                          nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
-  auto store = RunStore::open(d.path.string(), true);
-  CHECK(store.expansions("r1").empty());
+  auto store = SqliteStore::open(d.path.string(), true);
+  CHECK(store->expansions("r1").empty());
   std::vector<StepRecord> instances(2);
   instances[0].id = "fan[a]";
   instances[1].id = "fan[b]";
   for (auto& i : instances) i.step = "fan", i.phase = "p";
-  store.record_expansion("r1", "fan", "[\"a\",\"b\"]", "fan[*]", instances);
-  CHECK(store.expansions("r1") == std::map<std::string, std::string>{{"fan", "[\"a\",\"b\"]"}});
-  auto steps = store.steps("r1");
+  store->record_expansion("r1", "fan", "[\"a\",\"b\"]", "fan[*]", instances);
+  CHECK(store->expansions("r1") == std::map<std::string, std::string>{{"fan", "[\"a\",\"b\"]"}});
+  auto steps = store->steps("r1");
   REQUIRE(steps.size() == 2);
   CHECK(steps[0].id == "fan[a]");
   CHECK(steps[1].id == "fan[b]");
   bool journaled = false;
-  for (const auto& e : store.events("r1")) journaled |= e.step == "fan[*]" && e.transition == "expanded";
+  for (const auto& e : store->events("r1")) journaled |= e.step == "fan[*]" && e.transition == "expanded";
   CHECK(journaled);
-  store.forget_expansion("r1", "fan");
-  CHECK(store.expansions("r1").empty());
+  store->forget_expansion("r1", "fan");
+  CHECK(store->expansions("r1").empty());
 }
 
 TEST_CASE("a new state directory is private: 0700, state.db and its -wal and -shm 0600, whatever the umask") {
@@ -261,9 +261,9 @@ TEST_CASE("a new state directory is private: 0700, state.db and its -wal and -sh
     Dir d;
     Umask umask(mask);
     fs::path dir = d.path / "parent" / "state";
-    auto store = RunStore::open(dir.string(), true);
-    store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});  // the WAL and its index exist now
-    CHECK(mode_of(d.path / "parent") == 0700);                           // created by the store: private too
+    auto store = SqliteStore::open(dir.string(), true);
+    store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});  // the WAL and its index exist now
+    CHECK(mode_of(d.path / "parent") == 0700);                            // created by the store: private too
     CHECK(mode_of(dir) == 0700);
     CHECK(mode_of(dir / "state.db") == 0600);
     CHECK(mode_of(dir / "state.db-wal") == 0600);
@@ -276,8 +276,8 @@ TEST_CASE("an existing state directory keeps its permissions — the database cr
   Umask umask(0);
   fs::path dir = d.path / "shared";
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
-  auto store = RunStore::open(dir.string(), true);
-  store.create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  auto store = SqliteStore::open(dir.string(), true);
+  store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
   CHECK(mode_of(dir) == 0755);  // the user's choice, left as it is
   CHECK(mode_of(dir / "state.db") == 0600);
   CHECK(mode_of(dir / "state.db-wal") == 0600);
