@@ -157,7 +157,8 @@ class PgStore;
 // SQLite store's log file, a log is for people; the steps and events are the record).
 class PgLogWriter final : public LogWriter {
  public:
-  PgLogWriter(pqxx::connection& conn, std::string run_id, std::int64_t last) : conn_(conn), run_(std::move(run_id)), last_(last) {}
+  PgLogWriter(pqxx::connection& conn, std::string run_id, std::int64_t last)
+      : conn_(conn), run_(std::move(run_id)), last_(last) {}
   void add(const std::string& step, int attempt, const std::string& text) override {
     if (!text.empty()) queue_.push_back({step, attempt, text});
   }
@@ -180,16 +181,17 @@ class PgLogWriter final : public LogWriter {
 std::map<int, std::string> read_logs(pqxx::transaction_base& tx, const std::string& run_id, const std::string& step,
                                      std::int64_t after) {
   std::map<int, std::string> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT attempt, chunk FROM logs WHERE run_id = $1 AND step = $2 AND seq > $3 ORDER BY seq", run_id, step,
-           after))
+  for (const auto& row :
+       tx.exec_params("SELECT attempt, chunk FROM logs WHERE run_id = $1 AND step = $2 AND seq > $3 ORDER BY seq",
+                      run_id, step, after))
     out[static_cast<int>(integer(row[0]))] += pqxx::binarystring(row[1]).str();
   return out;
 }
 
 class PgStore final : public RunStore {
  public:
-  PgStore(const std::string& url, OpenMode mode) : url_(url), shown_(masked_location(url)), password_(password_of(url)) {
+  PgStore(const std::string& url, OpenMode mode)
+      : url_(url), shown_(masked_location(url)), password_(password_of(url)) {
     guard([&] {
       conn_ = std::make_unique<pqxx::connection>(url_);
       prepare(mode);
@@ -226,7 +228,8 @@ class PgStore final : public RunStore {
   std::vector<RunRecord> runs() override {
     return read([&](pqxx::transaction_base& tx) {
       std::vector<RunRecord> out;
-      for (const auto& row : tx.exec(std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC"))
+      for (const auto& row :
+           tx.exec(std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC"))
         out.push_back(read_run(row));
       return out;
     });
@@ -234,8 +237,8 @@ class PgStore final : public RunStore {
   std::vector<StepRecord> steps(const std::string& run_id) override {
     return read([&](pqxx::transaction_base& tx) {
       std::vector<StepRecord> out;
-      for (const auto& row :
-           tx.exec_params(std::string("SELECT ") + kStepColumns + " FROM steps WHERE run_id = $1 ORDER BY ord, id", run_id))
+      for (const auto& row : tx.exec_params(
+               std::string("SELECT ") + kStepColumns + " FROM steps WHERE run_id = $1 ORDER BY ord, id", run_id))
         out.push_back(read_step(row));
       return out;
     });
@@ -243,9 +246,9 @@ class PgStore final : public RunStore {
   std::vector<Event> events(const std::string& run_id) override {
     return read([&](pqxx::transaction_base& tx) {
       std::vector<Event> out;
-      for (const auto& row : tx.exec_params(
-               "SELECT seq, run_id, step, time, transition, attempt, message FROM events WHERE run_id = $1 ORDER BY seq",
-               run_id))
+      for (const auto& row : tx.exec_params("SELECT seq, run_id, step, time, transition, attempt, message FROM events "
+                                            "WHERE run_id = $1 ORDER BY seq",
+                                            run_id))
         out.push_back({integer(row[0]), text(row[1]), text(row[2]), text(row[3]), text(row[4]),
                        static_cast<int>(integer(row[5])), text(row[6])});
       return out;
@@ -281,8 +284,8 @@ class PgStore final : public RunStore {
   void set_run_status(const std::string& run_id, RunStatus run_status, bool finished) override {
     write([&](pqxx::work& tx) {
       const std::string status(name(run_status)), now = now_rfc3339();
-      tx.exec_params("UPDATE runs SET status = $1, finished = $2 WHERE id = $3", status,
-                     finished ? now : std::string(), run_id);
+      tx.exec_params("UPDATE runs SET status = $1, finished = $2 WHERE id = $3", status, finished ? now : std::string(),
+                     run_id);
       event(tx, run_id, "", now, "run " + status, 0, "");
     });
   }
@@ -439,7 +442,8 @@ class PgStore final : public RunStore {
         "finished = excluded.finished, exit_code = excluded.exit_code, outputs = excluded.outputs, "
         "message = excluded.message, fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, "
         "approved_at = excluded.approved_at, approval_note = excluded.approval_note, "
-        "auto_approved = excluded.auto_approved, ord = excluded.ord, approved_fingerprint = excluded.approved_fingerprint",
+        "auto_approved = excluded.auto_approved, ord = excluded.ord, approved_fingerprint = "
+        "excluded.approved_fingerprint",
         run_id, st.id, st.step, st.phase, std::string(name(st.status)), st.reason, st.attempts, st.started, st.finished,
         st.exit_code ? std::to_string(*st.exit_code) : std::string(), to_json_map(st.outputs), st.message,
         st.fingerprint, st.approved_by, st.approved_at, st.approval_note, st.auto_approved, st.order,
@@ -464,7 +468,9 @@ class PgStore final : public RunStore {
         while (!first.empty() && first.front() == ' ') first.erase(0, 1);
         if (first.size() >= 2 && first.front() == '"' && first.back() == '"') first = first.substr(1, first.size() - 2);
         if (first.empty() || first == "$user") throw StateError("the search_path of " + shown_ + " names no schema");
-        if (mode != OpenMode::Create) throw StateNotFound("no runs in " + shown_ + " (no schema " + first + ")");
+        if (mode != OpenMode::Create)
+          throw StateNotFound("no runs in " + shown_ + " (no schema " + first +
+                              "); start one with `relengine run PLAYBOOK`");
         probe.exec("CREATE SCHEMA IF NOT EXISTS " + probe.quote_name(first));
       }
     }
@@ -506,9 +512,9 @@ bool PgLogWriter::write(std::string& error) {
     pqxx::work tx(conn_);
     tx.exec("SET LOCAL synchronous_commit TO OFF");
     for (const auto& r : queue_) {
-      auto res = tx.exec_params("INSERT INTO logs(run_id, step, attempt, chunk) VALUES ($1, $2, $3, $4) RETURNING seq",
-                                run_, r.step, r.attempt,
-                                pqxx::binarystring(reinterpret_cast<const unsigned char*>(r.text.data()), r.text.size()));
+      auto res = tx.exec_params(
+          "INSERT INTO logs(run_id, step, attempt, chunk) VALUES ($1, $2, $3, $4) RETURNING seq", run_, r.step,
+          r.attempt, pqxx::binarystring(reinterpret_cast<const unsigned char*>(r.text.data()), r.text.size()));
       last_ = integer(res[0][0]);
     }
     tx.commit();

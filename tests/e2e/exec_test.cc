@@ -250,7 +250,7 @@ TEST_CASE("gates: pause with the approve command, auto-approve, irreversible nee
   Result r = sb.run({"run", sb.pb()});
   CHECK(r.code == 3);
   std::string id = sb.status()["id"];
-  CHECK(r.out.find("relengine --state-dir " + sb.state() + " approve " + id + " gate") != std::string::npos);
+  CHECK(r.out.find("relengine " + state_flag(sb.state()) + " approve " + id + " gate") != std::string::npos);
   CHECK(sb.status()["status"] == "paused");
   CHECK(sb.run({"status"}).code == 3);
   CHECK(sb.run({"approve", id, "push"}).code == 2);  // not waiting yet
@@ -339,6 +339,7 @@ TEST_CASE("resume validates an edited playbook in full — an unchanged one resu
 }
 
 TEST_CASE("logs: every attempt in the run's one log file, in order; the earlier layouts still read") {
+  E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:
   - id: p
@@ -380,6 +381,7 @@ TEST_CASE("logs: every attempt in the run's one log file, in order; the earlier 
 }
 
 TEST_CASE("logs: a run's log cut off in a record (killed during a write) is cut back on resume, and still reads") {
+  E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"Y(phases:
   - id: p
@@ -570,6 +572,7 @@ TEST_CASE("a second driver of a live run gets exit 4 naming pid and host") {
 }
 
 TEST_CASE("a corrupt or foreign state.db gets exit 4 and is left byte-identical") {
+  E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'true', idempotent: true}\n");
   REQUIRE(sb.run({"run", sb.pb()}).code == 0);
@@ -688,6 +691,7 @@ phases:
 }
 
 TEST_CASE("the run records the playbook's SHA-256 — a run recorded with the older hash resumes, validated in full") {
+  E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) +
               "phases:\n  - id: p\n    steps:\n"
@@ -786,7 +790,7 @@ TEST_CASE("on a terminal, gates and irreversible steps ask — 'y' goes on, anyt
   // `script` gives relengine a pseudo-terminal; the answers come through it.
   auto on_tty = [&](const std::string& answers, const std::string& args) {
     return shell("cd " + quote(sb.dir.path().string()) + " && printf " + quote(answers) + " | script -qec " +
-                 quote(std::string(RELENGINE_BIN) + " --no-color --state-dir " + sb.state() + " " + args) +
+                 quote(std::string(RELENGINE_BIN) + " --no-color " + state_flag(sb.state()) + " " + args) +
                  " /dev/null");
   };
   Result r = on_tty("y\nn\n", "run " + sb.pb());
@@ -804,6 +808,7 @@ TEST_CASE("on a terminal, gates and irreversible steps ask — 'y' goes on, anyt
 }
 
 TEST_CASE("a state database locked by another writer gets exit 4 and says so") {
+  E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) + "phases:\n  - id: p\n    steps:\n      - {id: a, run: 'true', idempotent: true}\n");
   REQUIRE(sb.run({"run", sb.pb()}).code == 0);

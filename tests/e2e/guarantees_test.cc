@@ -133,6 +133,7 @@ TEST_CASE("an approval is void when --set changes a value the step renders") {
 }
 
 TEST_CASE("resume --dry-run writes nothing, anywhere, and never records another driver's step as interrupted") {
+  E2E_SQLITE_ONLY();
   Run run;
   write(run.dir / "p.yaml", R"YAML(version: 1
 name: dry
@@ -193,6 +194,7 @@ phases:
 }
 
 TEST_CASE("resume --dry-run of a state written by an older relengine refuses to migrate it, and says what to do") {
+  E2E_SQLITE_ONLY();
   Run run;
   write(run.dir / "p.yaml",
         "version: 1\nname: old\nphases:\n  - id: p\n    steps:\n      - {id: a, run: 'false', idempotent: true}\n");
@@ -208,6 +210,7 @@ TEST_CASE("resume --dry-run of a state written by an older relengine refuses to 
 }
 
 TEST_CASE("the terminal prompt at a gate does not stop the lease's heartbeat") {
+  E2E_SQLITE_ONLY();
   Run run;
   write(run.dir / "p.yaml",
         "version: 1\nname: prompt\nphases:\n  - id: p\n    steps:\n      - id: gate\n"

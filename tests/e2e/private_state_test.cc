@@ -35,6 +35,7 @@ fs::path run_log(const fs::path& state) {
 }  // namespace
 
 TEST_CASE("a run's state is private: the state directory 0700 and state.db 0600, whatever the umask") {
+  E2E_SQLITE_ONLY();
   TempDir tmp;
   Result r = run_once(tmp);
   REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
@@ -46,6 +47,7 @@ TEST_CASE("a run's state is private: the state directory 0700 and state.db 0600,
 }
 
 TEST_CASE("an existing state directory keeps its permissions — the state.db created in it is 0600") {
+  E2E_SQLITE_ONLY();
   TempDir tmp;
   REQUIRE(::mkdir((tmp / "state").c_str(), 0755) == 0);
   ::chmod((tmp / "state").c_str(), 0755);
@@ -58,6 +60,7 @@ TEST_CASE("an existing state directory keeps its permissions — the state.db cr
 // The log files are created by the Builder (exec/builder.cc) through io::make_private_dirs and
 // io::open_private_file (engine/io/private_file.h).
 TEST_CASE("a run's logs are private: logs/ 0700, the run's log file 0600, whatever the umask") {
+  E2E_SQLITE_ONLY();
   for (bool existing : {false, true}) {
     CAPTURE(existing);
     TempDir tmp;

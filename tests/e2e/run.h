@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -72,12 +74,59 @@ inline Result shell(const std::string& command) {
   return r;
 }
 
+// The store the tests run against. The e2e/ tests use state directories (the SQLite store); the
+// same tests as e2e-pg/ run against PostgreSQL: RELENGINE_TEST_PG names the directory of a server
+// of tests/pg/pg-server (a CTest fixture starts it), and every `--state-dir DIR` a test gives
+// relengine becomes that server's URL with a schema of DIR's own, so tests stay apart.
+inline const std::string& postgres_url() {
+  static const std::string url = [] {
+    const char* dir = std::getenv("RELENGINE_TEST_PG");
+    if (!dir || !*dir) return std::string();
+    Result r = shell("bash " + quote(std::string(SOURCE_DIR) + "/tests/pg/pg-server") + " status " + quote(dir));
+    std::string u = r.out.substr(0, r.out.find('\n'));
+    if (r.code != 0 || u.empty()) {
+      std::fprintf(stderr, "RELENGINE_TEST_PG=%s: no PostgreSQL server there (%s)\n", dir, r.err.c_str());
+      std::exit(1);
+    }
+    return u;
+  }();
+  return url;
+}
+inline bool on_postgres() { return !postgres_url().empty(); }
+// What --state is given for the state directory `dir`: `dir` itself, or on PostgreSQL the URL
+// of a schema named after it.
+inline std::string state_location(const std::string& dir) {
+  if (!on_postgres()) return dir;
+  char schema[32];
+  std::snprintf(schema, sizeof schema, "t%016zx",
+                std::hash<std::string>{}(fs::absolute(dir).lexically_normal().string()));
+  return postgres_url() + "&options=-csearch_path%3D" + schema;
+}
+// The --state flag as relengine prints it in the commands it suggests.
+inline std::string state_flag(const std::string& dir) {
+  return on_postgres() ? "--state '" + state_location(dir) + "'" : "--state-dir " + dir;
+}
+// `argv` with the value after each --state-dir made state_location's.
+inline std::vector<std::string> with_store(std::vector<std::string> argv) {
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == "--state-dir") argv[i + 1] = state_location(argv[i + 1]);
+  return argv;
+}
+// A test about the SQLite store's files (state.db, the logs directory): run on SQLite only.
+#define E2E_SQLITE_ONLY()                                                                   \
+  do {                                                                                      \
+    if (::e2e::on_postgres()) {                                                             \
+      MESSAGE("about the SQLite store's files: not run against PostgreSQL (e2e/ runs it)"); \
+      return;                                                                               \
+    }                                                                                       \
+  } while (false)
+
 inline Result relengine(const std::vector<std::string>& args, const std::string& cwd = "",
                         const std::string& env = "") {
   std::string line;
   if (!cwd.empty()) line += "cd " + quote(cwd) + " && ";
   line += "env " + env + " " + quote(RELENGINE_BIN);
-  for (const auto& a : args) line += " " + quote(a);
+  for (const auto& a : with_store(args)) line += " " + quote(a);
   return shell(line);
 }
 
@@ -139,7 +188,8 @@ inline std::string wait_for_line(const fs::path& p, double seconds = kHangGuardS
 // Starts `argv` (argv[0] a path) as a child of this process, in `dir`, with stdin /dev/null and
 // stdout and stderr appended to `log`; returns its pid (-1 if fork failed). Being our child, it
 // can be waited for (wait_child): its exit code is known, and once reaped it is certainly gone.
-inline int start_child(const std::vector<std::string>& argv, const std::string& dir, const std::string& log) {
+inline int start_child(const std::vector<std::string>& argv_given, const std::string& dir, const std::string& log) {
+  const std::vector<std::string> argv = with_store(argv_given);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -183,8 +183,10 @@ TEST_CASE("crash soak: SIGKILL at random moments, resume until done, every effec
     CHECK(n == 1);
   }
   CHECK(no_step_process());
-  Result check = shell("sqlite3 " + quote(state + "/state.db") + " 'PRAGMA integrity_check'");
-  CHECK(check.out == "ok\n");
+  if (!on_postgres()) {  // (the PostgreSQL server checks its own pages)
+    Result check = shell("sqlite3 " + quote(state + "/state.db") + " 'PRAGMA integrity_check'");
+    CHECK(check.out == "ok\n");
+  }
   auto st = nlohmann::json::parse(relengine({"--state-dir", state, "status", "--json"}).out);
   CHECK(st["status"] == "succeeded");
   CHECK(st["steps"].size() == static_cast<std::size_t>(steps + 1));

@@ -59,6 +59,7 @@ json step_of(const std::string& status_json, const std::string& id) {
 }  // namespace
 
 TEST_CASE("a workdir the user cannot enter fails the step with the reason — the command runs nowhere") {
+  E2E_SQLITE_ONLY();
   Unprivileged user = unprivileged();
   if (!user.why_not.empty()) {
     MESSAGE("NOT TESTED: a workdir of mode 000 needs an unprivileged user, and none can be used: " << user.why_not);
@@ -111,6 +112,7 @@ TEST_CASE("a workdir the user cannot enter fails the step with the reason — th
 }
 
 TEST_CASE("a workdir removed after the engine's check, before the command starts, fails the step — it runs nowhere") {
+  E2E_SQLITE_ONLY();
   // The engine checks that the workdir exists, then commits the step's `running` record, then
   // starts the command. The test holds the state database's write lock from before that check
   // until the check has passed (the step's log says `==> run`), and removes the workdir then:
