@@ -49,7 +49,7 @@ int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vec
                const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
                const RunFlags& flags);
 int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note);
-int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json);
+int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json, bool journal);
 int cmd_runs(const GlobalOptions& g, bool json);
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,
               const std::string& output);

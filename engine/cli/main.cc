@@ -101,6 +101,8 @@ int run(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Show a run and its steps; exits with the run's outcome");
   status->add_option("RUN_ID", run_id, "The run (default: the most recent)");
   status->add_flag("--json", json, "Print JSON");
+  bool journal = false;
+  status->add_flag("--journal", journal, "Also the run's journal: every transition, in order");
 
   auto* runs = app.add_subcommand("runs", "List the runs in the state directory, most recent first");
   runs->add_flag("--json", json, "Print JSON");
@@ -137,7 +139,7 @@ int run(int argc, char** argv) {
   if (run->parsed()) return cli::cmd_run(g, playbook, inputs, selection, flags);
   if (resume->parsed()) return cli::cmd_resume(g, run_id, inputs.sets, rerun, rerun_phases, flags);
   if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note);
-  if (status->parsed()) return cli::cmd_status(g, run_id, json);
+  if (status->parsed()) return cli::cmd_status(g, run_id, json, journal);
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);
   if (graph->parsed()) return cli::cmd_graph(g, playbook, run_id, format, output);

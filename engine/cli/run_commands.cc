@@ -75,11 +75,10 @@ int outcome(RunStatus status) {
 }
 
 // A run whose driver died keeps status `running`; say so instead of pretending it runs.
+// (Its driver on another host: its lease expired.)
 RunStatus effective_status(const state::RunRecord& r) {
   if (r.status != RunStatus::Running) return r.status;
-  if (r.lease_pid == 0) return RunStatus::Interrupted;
-  if (r.lease_host == state::host_name() && !state::process_alive(r.lease_pid, r.lease_start))
-    return RunStatus::Interrupted;
+  if (r.lease_pid == 0 || !state::lease_held_elsewhere(r)) return RunStatus::Interrupted;
   return r.status;
 }
 
@@ -169,7 +168,12 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
   }
 }
 
-int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) {
+json event_json(const state::Event& e) {
+  return {{"seq", e.seq},         {"time", e.time},      {"step", e.step}, {"transition", e.transition},
+          {"attempt", e.attempt}, {"message", e.message}};
+}
+
+int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json, bool journal) {
   try {
     auto store = state::open_store(g.state_dir, state::OpenMode::ForReading);
     auto run = find_run(*store, run_id);
@@ -182,6 +186,15 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
       json arr = json::array();
       for (const auto& s : steps) arr.push_back(step_json(s));
       j["steps"] = arr;
+      if (run->lease_pid != 0)
+        j["lease"] = {{"pid", run->lease_pid},
+                      {"host", run->lease_host},
+                      {"heartbeat_age_s", state::unix_now() - run->lease_heartbeat}};
+      if (journal) {
+        json events = json::array();
+        for (const auto& e : store->events(run->id)) events.push_back(event_json(e));
+        j["journal"] = events;
+      }
       std::cout << j.dump(2) << "\n";
       return outcome(status);
     }
@@ -197,8 +210,14 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json) 
                 << std::string(st.size() < 21 ? 21 - st.size() : 1, ' ') << s.attempts
                 << std::string(s.attempts < 10 ? 9 : 8, ' ') << s.message << "\n";
     }
+    if (journal) {
+      std::cout << "\nJournal:\n";
+      for (const auto& e : store->events(run->id))
+        std::cout << "  " << e.time << "  " << (e.step.empty() ? "(run)" : e.step) << "  " << e.transition
+                  << (e.message.empty() ? "" : ": " + e.message) << "\n";
+    }
     std::string flag = state::state_dir_hint(g.state_dir);
-    std::cout << "\nGraph of this run: relengine graph " << run->playbook << " --run " << run->id << "\n";
+    std::cout << "\nGraph of this run: relengine" << flag << " graph " << run->playbook << " --run " << run->id << "\n";
     if (status == RunStatus::Paused || status == RunStatus::Failed || status == RunStatus::Interrupted)
       std::cout << "Continue with:     relengine" << flag << " resume " << run->id << "\n";
     return outcome(status);

@@ -340,15 +340,11 @@ class PgStore final : public RunStore {
       lease.lease_host = text(r[0][1]);
       lease.lease_start = integer(r[0][2]);
       lease.lease_heartbeat = integer(r[0][3]);
-      if (lease_held_elsewhere(lease))
-        throw StateError("run " + run_id + " is being driven by pid " + std::to_string(lease.lease_pid) + " on host " +
-                         lease.lease_host + "; wait for it to finish, or stop that process");
+      if (lease_held_elsewhere(lease)) throw StateError(lease_busy_message(run_id, lease));
       const std::string me = host_name();
       const std::int64_t now = unix_now();
-      if (lease.lease_pid != 0 && !(lease.lease_pid == getpid() && lease.lease_host == me))
-        event(tx, run_id, "", now_rfc3339(), "lease taken over", 0,
-              "from pid " + std::to_string(lease.lease_pid) + " on host " + lease.lease_host + " (last heartbeat " +
-                  std::to_string(now - lease.lease_heartbeat) + " s ago)");
+      if (std::string note = takeover_note(lease); !note.empty())
+        event(tx, run_id, "", now_rfc3339(), "lease taken over", 0, note);
       tx.exec_params(
           "UPDATE runs SET lease_pid = $1, lease_host = $2, lease_start = $3, lease_heartbeat = $4 WHERE id = $5",
           static_cast<std::int64_t>(getpid()), me, process_start_time(getpid()), now, run_id);

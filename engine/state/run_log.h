@@ -22,7 +22,6 @@ std::map<int, std::string> read_run_log(const std::filesystem::path& file, const
 // (one file per attempt; older still, STEP/attempt-N.log). Read by `relengine logs`.
 std::filesystem::path log_path(const std::filesystem::path& run_log_dir, const std::string& step, int attempt);
 
-
 // The writer of a run's log. Starting a step creates no file (a file creation on this disk is
 // the costly part of starting a short step, docs/PERFORMANCE.md). Records of the attempts running
 // at once interleave; each names its step and attempt. What is added is written with one write()

@@ -504,7 +504,7 @@ void SqliteStore::add_step(const std::string& run_id, const StepRecord& st) {
 }
 
 void SqliteStore::save_step(const std::string& run_id, const StepRecord& st, const std::string& transition,
-                         const std::string& message) {
+                            const std::string& message) {
   Transaction tx(db_);
   add_step(run_id, st);
   Statement e(db_, prepared(kInsertEvent));
@@ -548,7 +548,7 @@ void SqliteStore::set_run_status(const std::string& run_id, RunStatus run_status
 }
 
 void SqliteStore::update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
-                                 const std::string& playbook_hash, const std::string& validated_by) {
+                                    const std::string& playbook_hash, const std::string& validated_by) {
   Transaction tx(db_);
   Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ?, validated_by = ? WHERE id = ?");
   s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, validated_by).bind(4, run_id).step();
@@ -556,7 +556,7 @@ void SqliteStore::update_run_inputs(const std::string& run_id, const std::map<st
 }
 
 void SqliteStore::record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
-                                const std::string& placeholder, const std::vector<StepRecord>& instances) {
+                                   const std::string& placeholder, const std::vector<StepRecord>& instances) {
   Transaction tx(db_);
   std::string now = now_rfc3339();
   {
@@ -647,9 +647,12 @@ void SqliteStore::acquire_lease(const std::string& run_id) {
   lease.lease_start = s.integer(2);
   lease.lease_heartbeat = s.integer(3);
   std::string me = host_name();
-  if (lease_held_elsewhere(lease))
-    throw StateError("run " + run_id + " is being driven by pid " + std::to_string(lease.lease_pid) + " on host " +
-                     lease.lease_host + "; wait for it to finish, or stop that process");
+  if (lease_held_elsewhere(lease)) throw StateError(lease_busy_message(run_id, lease));
+  if (std::string note = takeover_note(lease); !note.empty()) {
+    Statement e(db_, prepared(kInsertEvent));
+    e.bind(1, run_id).bind(2, std::string()).bind(3, now_rfc3339()).bind(4, std::string("lease taken over"));
+    e.bind(5, 0).bind(6, note).step();
+  }
   Statement u(db_, "UPDATE runs SET lease_pid = ?, lease_host = ?, lease_start = ?, lease_heartbeat = ? WHERE id = ?");
   u.bind(1, static_cast<std::int64_t>(getpid())).bind(2, me).bind(3, process_start_time(getpid()));
   u.bind(4, unix_now()).bind(5, run_id).step();

@@ -50,6 +50,9 @@ std::string state_dir_hint(const std::string& location) {
   return is_postgres_url(location) ? " --state '" + masked_location(location) + "'" : " --state-dir " + location;
 }
 std::string host_name() {
+  // $RELENGINE_HOST names this machine where the host name does not tell machines apart
+  // (containers with one host name; two drivers on one machine standing in for two hosts).
+  if (const char* h = std::getenv("RELENGINE_HOST"); h && *h) return h;
   char buf[256] = {0};
   if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;
@@ -89,7 +92,28 @@ bool lease_held_elsewhere(const RunRecord& run) {
   // Same machine: the owner is alive if the pid exists and is the same process (start time);
   // another machine: a recent heartbeat.
   if (run.lease_host == me) return process_alive(run.lease_pid, run.lease_start);
-  return unix_now() - run.lease_heartbeat < 60;
+  return unix_now() - run.lease_heartbeat < lease_ttl_seconds();
+}
+
+std::string lease_busy_message(const std::string& run_id, const RunRecord& lease) {
+  return "run " + run_id + " is being driven by pid " + std::to_string(lease.lease_pid) + " on host " +
+         lease.lease_host + "; wait for it to finish, or stop that process";
+}
+
+std::string takeover_note(const RunRecord& lease) {
+  if (lease.lease_pid == 0 || (lease.lease_pid == getpid() && lease.lease_host == host_name())) return "";
+  return "from pid " + std::to_string(lease.lease_pid) + " on host " + lease.lease_host + " (last heartbeat " +
+         std::to_string(unix_now() - lease.lease_heartbeat) + " s ago)";
+}
+
+int lease_ttl_seconds() {
+  // $RELENGINE_LEASE_TTL: 10 s (two heartbeats) to a day; anything else means the default.
+  if (const char* v = std::getenv("RELENGINE_LEASE_TTL"); v && *v) {
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (end && *end == '\0' && n >= 10 && n <= 86400) return static_cast<int>(n);
+  }
+  return 60;
 }
 
 std::string to_json_map(const std::map<std::string, std::string>& m) { return nlohmann::json(m).dump(); }

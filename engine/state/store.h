@@ -186,10 +186,19 @@ std::string default_location();
 std::string state_dir_hint(const std::string& location);
 
 // Is the run's lease held by another live process (this host: its pid alive and the same process;
-// another host: a heartbeat younger than 60 s)?
+// another host: a heartbeat younger than the lease's time to live)?
 bool lease_held_elsewhere(const RunRecord& run);
+// What a driver is told when another holds the run's lease (StateError, exit 4).
+std::string lease_busy_message(const std::string& run_id, const RunRecord& lease);
+// The journal's note when a lease is taken from an owner that died or went silent (the message of
+// a "lease taken over" event), or "" when the lease was free or already ours.
+std::string takeover_note(const RunRecord& lease);
+// How long a lease lives without a heartbeat (a driver beats every 5 s): $RELENGINE_LEASE_TTL
+// seconds (10 to 86400), else 60.
+int lease_ttl_seconds();
 
-// This host's name, and a process's start time (from /proc; 0 when unknown).
+// This host's name ($RELENGINE_HOST, else the system's), and a process's start time (from /proc;
+// 0 when unknown).
 std::string host_name();
 std::int64_t process_start_time(int pid);
 // Is process `pid` alive (not a zombie) and, when `start_time` is given, the same process?
