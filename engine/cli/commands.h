@@ -41,6 +41,7 @@ struct RunFlags {
   bool yes = false;
   bool auto_approve = false;
   bool dry_run = false;
+  bool wait = false;
 };
 
 int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
@@ -48,7 +49,8 @@ int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOpti
 int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vector<std::string>& sets,
                const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
                const RunFlags& flags);
-int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note);
+int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note,
+                const std::string& as);
 int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json, bool journal);
 int cmd_runs(const GlobalOptions& g, bool json);
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,

@@ -73,6 +73,8 @@ int run(int argc, char** argv) {
         ->check(CLI::Range(1, 1024));
     cmd->add_flag("--yes", flags.yes, "Confirm irreversible steps");
     cmd->add_flag("--auto-approve", flags.auto_approve, "Approve manual gates (recorded as auto-approved)");
+    cmd->add_flag("--wait", flags.wait,
+                  "At a gate, wait for `relengine approve` (from any machine) instead of pausing with exit 3");
     cmd->add_flag("--dry-run", flags.dry_run, "Render and print every action; run nothing, write no state");
   };
   auto* run = app.add_subcommand("run", "Run a playbook, checkpointing every step");
@@ -97,6 +99,8 @@ int run(int argc, char** argv) {
   approve->add_option("RUN_ID", run_id, "The run")->required();
   approve->add_option("STEP", step, "The waiting step")->required();
   approve->add_option("--note", note, "Why, or what was checked");
+  std::string approver;
+  approve->add_option("--as", approver, "Who approves (default: $USER of this machine)");
 
   auto* status = app.add_subcommand("status", "Show a run and its steps; exits with the run's outcome");
   status->add_option("RUN_ID", run_id, "The run (default: the most recent)");
@@ -138,7 +142,7 @@ int run(int argc, char** argv) {
   if (plan->parsed()) return cli::cmd_plan(g, playbook, inputs, selection, json);
   if (run->parsed()) return cli::cmd_run(g, playbook, inputs, selection, flags);
   if (resume->parsed()) return cli::cmd_resume(g, run_id, inputs.sets, rerun, rerun_phases, flags);
-  if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note);
+  if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note, approver);
   if (status->parsed()) return cli::cmd_status(g, run_id, json, journal);
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);

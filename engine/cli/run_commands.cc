@@ -30,6 +30,7 @@ exec::RunOptions run_options(const GlobalOptions& g, const RunFlags& f) {
   o.yes = f.yes;
   o.auto_approve = f.auto_approve;
   o.dry_run = f.dry_run;
+  o.wait = f.wait;
   o.verbose = g.verbose;
   o.quiet = g.quiet;
   o.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
@@ -95,8 +96,11 @@ json step_json(const state::StepRecord& s) {
   j["outputs"] = s.outputs;
   j["message"] = s.message;
   if (!s.approved_by.empty())
-    j["approval"] = {
-        {"by", s.approved_by}, {"at", s.approved_at}, {"note", s.approval_note}, {"auto", s.auto_approved}};
+    j["approval"] = {{"by", s.approved_by},
+                     {"host", s.approved_host},
+                     {"at", s.approved_at},
+                     {"note", s.approval_note},
+                     {"auto", s.auto_approved}};
   return j;
 }
 
@@ -128,7 +132,8 @@ int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vec
   return exec::resume_run(req, run_options(g, flags));
 }
 
-int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note) {
+int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note,
+                const std::string& as) {
   try {
     auto store = state::open_store(g.state_dir, state::OpenMode::Existing);
     auto run = find_run(*store, run_id);
@@ -152,16 +157,21 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
                 << ", not waiting for approval\n";
       return kBadInput;
     }
-    it->approved_by = state::user_name();
-    it->approved_fingerprint =
-        it->fingerprint;  // what it was waiting with: a resume that renders it otherwise voids this
-    it->approved_at = state::now_rfc3339();
-    it->approval_note = note;
-    it->auto_approved = false;
-    store->save_step(run->id, *it, "approved", note);
+    // What it was waiting with: a resume that renders it otherwise voids this approval.
+    state::RunStore::Approval approval{as.empty() ? state::user_name() : as, state::host_name(), state::now_rfc3339(),
+                                       note, it->fingerprint};
+    if (!store->approve(run->id, step, approval)) {
+      std::cerr << "relengine: step " << step << " of run " << run->id
+                << " is no longer waiting as it was (approved or rendered anew meanwhile): see relengine status "
+                << run->id << "\n";
+      return kBadInput;
+    }
+    it->approved_by = approval.by;
     std::string flag = state::state_dir_hint(g.state_dir);
-    std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << ")."
-              << "\nContinue with: relengine" << flag << " resume " << run->id << "\n";
+    std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << " on " << approval.host
+              << ")."
+              << "\nA driver waiting for it (--wait) goes on; else continue with: relengine" << flag << " resume "
+              << run->id << "\n";
     return kOk;
   } catch (const state::StateError& e) {
     return state_error(e.what());
@@ -209,6 +219,20 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json, 
       std::cout << s.id << std::string(width - s.id.size() + 2, ' ') << st
                 << std::string(st.size() < 21 ? 21 - st.size() : 1, ' ') << s.attempts
                 << std::string(s.attempts < 10 ? 9 : 8, ' ') << s.message << "\n";
+    }
+    // Who waits for whom, since when.
+    std::vector<const state::StepRecord*> waiting;
+    for (const auto& st : steps)
+      if (st.status == StepStatus::Waiting) waiting.push_back(&st);
+    if (!waiting.empty()) {
+      std::cout << "\nWaiting for approval:\n";
+      for (const auto* w : waiting)
+        std::cout << "  " << w->id << (w->started.empty() ? "" : " since " + w->started) << ": relengine"
+                  << state::state_dir_hint(g.state_dir) << " approve " << run->id << " " << w->id
+                  << " --note \"...\"\n";
+      if (status == RunStatus::Running)
+        std::cout << "  The driver (pid " << run->lease_pid << " on host " << run->lease_host
+                  << ") is waiting for it (--wait) and goes on once approved.\n";
     }
     if (journal) {
       std::cout << "\nJournal:\n";

@@ -79,6 +79,7 @@ class Builder {
         runner_(runner),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         heartbeat_(io_),
+        approval_timer_(io_),
         live_(io_),
         schedule_(
             prep.graph, done_flags(prep.graph, records),
@@ -390,6 +391,7 @@ class Builder {
 
   void approve(Node& n, const std::string& note, bool automatic) {
     n.rec.approved_by = user_name();
+    n.rec.approved_host = state::host_name();
     n.rec.approved_at = state::now_rfc3339();
     n.rec.approval_note = note;
     n.rec.auto_approved = automatic;
@@ -419,6 +421,7 @@ class Builder {
     std::string fingerprint = plan::fingerprint(n.rendered);
     if (n.rec.status != StepStatus::Waiting || n.rec.fingerprint != fingerprint) {
       n.rec.status = StepStatus::Waiting;
+      n.rec.started = state::now_rfc3339();  // waiting since
       n.rec.fingerprint = fingerprint;
       n.rec.message = why.empty() ? first_line(n.rendered.action.text) : why;
       save(n, "waiting", n.rec.message);
@@ -797,7 +800,7 @@ class Builder {
   // ---- the end: gates to ask, or the run's outcome ----
 
   void quiesce() {
-    if (finished_ || prompting_) return;
+    if (finished_ || prompting_ || awaiting_) return;
     flush();
     if (!waiting_.empty() && opt_.interactive) {
       prompting_ = true;
@@ -806,7 +809,90 @@ class Builder {
       ask(0);
       return;
     }
+    unanswered();
+  }
+
+  // Nobody here answered the waiting steps: wait for approvals from elsewhere (--wait), else the
+  // run's outcome.
+  void unanswered() {
+    if (!waiting_.empty() && opt_.wait && !interrupting_ && !real_failure()) {
+      awaiting_ = true;
+      await_approvals();
+      return;
+    }
     conclude();
+  }
+
+  // --wait: looks at the store for approvals of the waiting steps (`relengine approve` from any
+  // machine); then again when the store signals one (PostgreSQL's NOTIFY) or after its poll
+  // interval. The event loop goes on meanwhile: the lease's heartbeat too. Ctrl-C ends the wait
+  // as it ends a run: the steps stay waiting, the run resumable.
+  void await_approvals() {
+    if (finished_ || !awaiting_) return;
+    if (!announced_wait_) {
+      announced_wait_ = true;
+      console_.clear_live();
+      std::cout << "\nWaiting for approval (--wait) of:\n";
+      for (auto v : waiting_) {
+        const Node& n = nodes_[v];
+        std::cout << "  " << n.rec.id << ": " << n.rec.message << "\n    relengine" << state_dir_flag(opt_)
+                  << " approve " << run_.id << " " << n.rec.id << " --note \"...\"   (from any machine)\n";
+      }
+      std::cout << "Ctrl-C stops waiting; the steps stay waiting and the run can be resumed.\n" << std::flush;
+    }
+    if (pick_up_approvals()) return;
+    if (!wakeup_) {
+      int fd = store_.approval_wakeup_fd(run_.id);
+      if (fd >= 0) wakeup_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    }
+    if (wakeup_ && !wakeup_pending_) {
+      wakeup_pending_ = true;
+      wakeup_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        wakeup_pending_ = false;
+        if (ec || finished_) return;
+        store_.consume_wakeups();
+        approval_timer_.cancel();  // look now
+      });
+    }
+    approval_timer_.expires_after(std::chrono::milliseconds(store_.poll_interval_ms()));
+    approval_timer_.async_wait([this](const boost::system::error_code&) { await_approvals(); });
+  }
+
+  // The approvals recorded elsewhere for the steps as they wait now: those steps go on.
+  bool pick_up_approvals() {
+    std::map<std::string, StepRecord> stored;
+    try {
+      for (auto& r : store_.steps(run_.id)) stored.emplace(r.id, std::move(r));
+    } catch (const state::StateError& e) {
+      console_.note(std::string("relengine: cannot look for approvals now: ") + e.what());
+      return false;
+    }
+    std::vector<graph::Vertex> still;
+    for (auto v : waiting_) {
+      Node& m = nodes_[v];
+      auto it = stored.find(m.rec.id);
+      if (it == stored.end() || it->second.approved_by.empty() ||
+          it->second.approved_fingerprint != m.rec.fingerprint) {
+        still.push_back(v);
+        continue;
+      }
+      const StepRecord& a = it->second;
+      m.rec.approved_by = a.approved_by, m.rec.approved_host = a.approved_host, m.rec.approved_at = a.approved_at;
+      m.rec.approval_note = a.approval_note, m.rec.approved_fingerprint = a.approved_fingerprint;
+      m.rec.auto_approved = false;
+      m.rec.status = StepStatus::Pending;
+      console_.note("[" + m.rec.phase + "] " + m.rec.id + ": approved by " + a.approved_by +
+                    (a.approved_host.empty() ? "" : " on " + a.approved_host) +
+                    (a.approval_note.empty() ? "" : ": " + a.approval_note));
+      schedule_.requeue(v);
+    }
+    if (still.size() == waiting_.size()) return false;
+    waiting_ = std::move(still);
+    awaiting_ = false;
+    announced_wait_ = false;
+    approval_timer_.cancel();
+    asio::post(io_, [this] { pump(); });
+    return true;
   }
 
   // Asks about each waiting step in turn, reading the terminal through the event loop, so that
@@ -820,7 +906,7 @@ class Builder {
       if (approved_any_)
         asio::post(io_, [this] { pump(); });
       else
-        conclude();
+        unanswered();
       return;
     }
     Node& n = nodes_[waiting_[i]];
@@ -856,14 +942,18 @@ class Builder {
   }
 
   // Nothing more can proceed: the run's outcome.
+  // A failure outranks a waiting gate: the run cannot finish until it is fixed anyway.
+  bool real_failure() const {
+    if (any_cancelled()) return true;
+    for (auto v : failed_)
+      if (!nodes_[v].step->continue_on_error) return true;
+    return false;
+  }
+
   void conclude() {
     finished_ = true;
-    // A failure outranks a waiting gate: the run cannot finish until it is fixed anyway.
-    bool real_failure = any_cancelled();
-    for (auto v : failed_)
-      if (!nodes_[v].step->continue_on_error) real_failure = true;
     RunStatus status;
-    if (real_failure) {
+    if (real_failure()) {
       status = RunStatus::Failed;
       exit_code_ = render_error_ ? kBad : kFailed;
     } else if (!waiting_.empty()) {
@@ -935,6 +1025,12 @@ class Builder {
     signals_.cancel();
     runner_.shutdown();
     heartbeat_.cancel();
+    approval_timer_.cancel();
+    if (wakeup_) {
+      boost::system::error_code ignored;
+      wakeup_->cancel(ignored);
+      wakeup_->release();  // the store's connection keeps its socket
+    }
     live_.cancel();
     io_.stop();
   }
@@ -1016,6 +1112,7 @@ class Builder {
   CommandRunner& runner_;
   asio::signal_set signals_;
   asio::steady_timer heartbeat_;
+  asio::steady_timer approval_timer_;  // --wait: the next look at the store for approvals
   asio::steady_timer live_;
   std::deque<Node> nodes_;  // a deque: expansion appends nodes without moving the others
   std::vector<graph::Vertex> waiting_;
@@ -1041,6 +1138,10 @@ class Builder {
   bool approved_any_ = false;
   std::vector<graph::Vertex> unanswered_;
   std::unique_ptr<asio::posix::stream_descriptor> terminal_in_;  // a dup of stdin, read by the event loop
+  bool awaiting_ = false;                                        // --wait: waiting for approvals from elsewhere
+  bool announced_wait_ = false;
+  std::unique_ptr<asio::posix::stream_descriptor> wakeup_;  // the store's wakeup descriptor (not ours to close)
+  bool wakeup_pending_ = false;
   asio::streambuf terminal_buf_;
   Schedule schedule_;  // last: built from prep_ and the records in the constructor
 };

@@ -24,6 +24,7 @@ struct RunOptions {
   bool yes = false;           // confirm irreversible steps
   bool auto_approve = false;  // approve manual gates (recorded as auto-approved)
   bool dry_run = false;
+  bool wait = false;  // at a gate nobody answered: wait for an approval from elsewhere (--wait)
   bool verbose = false;
   bool quiet = false;
   bool color = false;

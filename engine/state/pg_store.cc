@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS steps (
   auto_approved BOOLEAN NOT NULL DEFAULT FALSE,
   ord INTEGER NOT NULL DEFAULT 0,
   approved_fingerprint TEXT NOT NULL DEFAULT '',
+  approved_host TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (run_id, id)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -83,7 +84,7 @@ CREATE INDEX IF NOT EXISTS logs_run_step ON logs(run_id, step, seq);
 
 const char* kStepColumns =
     "id, step, phase, status, reason, attempts, started, finished, exit_code, outputs, message, fingerprint, "
-    "approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint";
+    "approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint, approved_host";
 const char* kRunColumns =
     "id, playbook, playbook_path, playbook_hash, name, inputs, status, started, finished, selection, lease_pid, "
     "lease_host, lease_start, lease_heartbeat, validated_by";
@@ -91,6 +92,8 @@ const char* kRunColumns =
 // The migration runs under this advisory lock: two drivers starting on an empty database at once
 // create the tables once.
 constexpr long long kMigrationLock = 0x72656c656e67696eLL;  // "relengin"
+// The channel of approvals (payload: the run's id).
+const char* const kChannel = "relengine_approvals";
 
 std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
 std::int64_t integer(const pqxx::field& f) { return f.is_null() ? 0 : f.as<std::int64_t>(); }
@@ -115,6 +118,7 @@ StepRecord read_step(const pqxx::row& r) {
   s.auto_approved = r[15].as<bool>();
   s.order = static_cast<int>(integer(r[16]));
   s.approved_fingerprint = text(r[17]);
+  s.approved_host = text(r[18]);
   return s;
 }
 
@@ -365,6 +369,48 @@ class PgStore final : public RunStore {
     });
   }
 
+  bool approve(const std::string& run_id, const std::string& step_id, const Approval& a) override {
+    bool done = false;
+    write([&](pqxx::work& tx) {
+      auto r = tx.exec_params(
+          "UPDATE steps SET approved_by = $1, approved_host = $2, approved_at = $3, approval_note = $4, "
+          "auto_approved = FALSE, approved_fingerprint = $5 WHERE run_id = $6 AND id = $7 AND status = 'waiting' AND "
+          "fingerprint = $5",
+          a.by, a.host, a.at, a.note, a.fingerprint, run_id, step_id);
+      done = r.affected_rows() == 1;
+      if (!done) return;
+      event(tx, run_id, step_id, a.at, "approved", 0, a.note);
+      // Delivered when this transaction commits: a driver waiting with --wait wakes at once.
+      tx.exec_params("SELECT pg_notify($1, $2)", std::string(kChannel), run_id);
+    });
+    return done;
+  }
+
+  // A connection of its own for LISTEN (the store's connection runs transactions, during which
+  // libpq delivers no notification).
+  int approval_wakeup_fd(const std::string& run_id) override {
+    try {
+      if (!listener_) {
+        listener_ = std::make_unique<pqxx::connection>(url_);
+        receiver_ = std::make_unique<Receiver>(*listener_, run_id);
+      }
+      return listener_->sock();
+    } catch (const std::exception&) {
+      receiver_.reset();
+      listener_.reset();
+      return -1;  // the driver polls instead
+    }
+  }
+  void consume_wakeups() override {
+    try {
+      if (listener_) listener_->get_notifs();
+    } catch (const std::exception&) {
+      receiver_.reset();
+      listener_.reset();
+    }
+  }
+  int poll_interval_ms() const override { return listener_ ? 10000 : 1000; }
+
   std::unique_ptr<LogWriter> open_log(const std::string& run_id, std::string& error) override {
     try {
       std::int64_t last = read([&](pqxx::transaction_base& tx) {
@@ -431,19 +477,19 @@ class PgStore final : public RunStore {
   void upsert_step(pqxx::work& tx, const std::string& run_id, const StepRecord& st) {
     tx.exec_params(
         "INSERT INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, exit_code, outputs, "
-        "message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, '')::integer, $11, $12, $13, $14, $15, $16, $17, $18, "
-        "$19) ON CONFLICT (run_id, id) DO UPDATE SET step = excluded.step, phase = excluded.phase, "
+        "message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint, "
+        "approved_host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, '')::integer, $11, $12, $13, $14, $15, "
+        "$16, $17, $18, $19, $20) ON CONFLICT (run_id, id) DO UPDATE SET step = excluded.step, phase = excluded.phase, "
         "status = excluded.status, reason = excluded.reason, attempts = excluded.attempts, started = excluded.started, "
         "finished = excluded.finished, exit_code = excluded.exit_code, outputs = excluded.outputs, "
         "message = excluded.message, fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, "
         "approved_at = excluded.approved_at, approval_note = excluded.approval_note, "
         "auto_approved = excluded.auto_approved, ord = excluded.ord, approved_fingerprint = "
-        "excluded.approved_fingerprint",
+        "excluded.approved_fingerprint, approved_host = excluded.approved_host",
         run_id, st.id, st.step, st.phase, std::string(name(st.status)), st.reason, st.attempts, st.started, st.finished,
         st.exit_code ? std::to_string(*st.exit_code) : std::string(), to_json_map(st.outputs), st.message,
         st.fingerprint, st.approved_by, st.approved_at, st.approval_note, st.auto_approved, st.order,
-        st.approved_fingerprint);
+        st.approved_fingerprint, st.approved_host);
   }
   static void event(pqxx::work& tx, const std::string& run_id, const std::string& step, const std::string& time,
                     const std::string& transition, int attempt, const std::string& message) {
@@ -482,8 +528,9 @@ class PgStore final : public RunStore {
                        std::to_string(kSchemaVersion) + "; a dry run does not migrate it: run once without --dry-run");
     pqxx::work tx(*conn_);
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
-    // Forward migrations, one per schema version (the PostgreSQL store starts at 4).
+    // Forward migrations, one per schema version (the PostgreSQL store started at 4).
     tx.exec(kSchema);
+    tx.exec("ALTER TABLE steps ADD COLUMN IF NOT EXISTS approved_host TEXT NOT NULL DEFAULT ''");  // 5
     tx.exec_params(
         "INSERT INTO meta(key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = "
         "excluded.value",
@@ -497,8 +544,21 @@ class PgStore final : public RunStore {
     return r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
   }
 
+  class Receiver : public pqxx::notification_receiver {
+   public:
+    Receiver(pqxx::connection& c, std::string run_id)
+        : pqxx::notification_receiver(c, kChannel), run_(std::move(run_id)) {}
+    void operator()(const std::string& payload, int) override { woken = woken || payload == run_; }
+    bool woken = false;
+
+   private:
+    std::string run_;
+  };
+
   std::string url_, shown_, password_;
   std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::connection> listener_;  // declared before receiver_: destroyed after it
+  std::unique_ptr<Receiver> receiver_;
   bool read_only_ = false;
 };
 

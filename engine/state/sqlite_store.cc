@@ -82,13 +82,13 @@ class Statement {
 const char* kInsertStep =
     "INSERT INTO steps(run_id, id, step, phase, status, reason, attempts, started, finished, "
     "exit_code, outputs, message, fingerprint, approved_by, approved_at, approval_note, auto_approved, ord, "
-    "approved_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "approved_fingerprint, approved_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(run_id, id) DO UPDATE SET step = excluded.step, phase = excluded.phase, status = excluded.status, "
     "reason = excluded.reason, attempts = excluded.attempts, started = excluded.started, finished = excluded.finished, "
     "exit_code = excluded.exit_code, outputs = excluded.outputs, message = excluded.message, "
     "fingerprint = excluded.fingerprint, approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
     "approval_note = excluded.approval_note, auto_approved = excluded.auto_approved, ord = excluded.ord, "
-    "approved_fingerprint = excluded.approved_fingerprint";
+    "approved_fingerprint = excluded.approved_fingerprint, approved_host = excluded.approved_host";
 const char* kInsertEvent =
     "INSERT INTO events(run_id, step, time, transition, attempt, message) VALUES (?, ?, ?, ?, ?, ?)";
 
@@ -146,7 +146,7 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
 
 const char* kStepColumns =
     "id, step, phase, status, reason, attempts, started, finished, exit_code, outputs, message, fingerprint, "
-    "approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint";
+    "approved_by, approved_at, approval_note, auto_approved, ord, approved_fingerprint, approved_host";
 
 StepRecord read_step(const Statement& s) {
   StepRecord r;
@@ -168,6 +168,7 @@ StepRecord read_step(const Statement& s) {
   r.auto_approved = s.integer(15) != 0;
   r.order = static_cast<int>(s.integer(16));
   r.approved_fingerprint = s.text(17);
+  r.approved_host = s.text(18);
   return r;
 }
 
@@ -455,6 +456,8 @@ void SqliteStore::migrate() {
         "items TEXT NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, step))");
   // 4: what an approval approved (the step's fingerprint then); another fingerprint voids it.
   if (version < 4) add_column("steps", "approved_fingerprint", "TEXT NOT NULL DEFAULT ''");
+  // 5: the machine an approval came from (approvals from anywhere, docs/team.md).
+  if (version < 5) add_column("steps", "approved_host", "TEXT NOT NULL DEFAULT ''");
   if (version != kSchemaVersion) {
     Statement s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)");
     s.bind(1, std::to_string(kSchemaVersion)).step();
@@ -499,7 +502,7 @@ void SqliteStore::add_step(const std::string& run_id, const StepRecord& st) {
     s.bind_null(10);
   s.bind(11, to_json_map(st.outputs)).bind(12, st.message).bind(13, st.fingerprint).bind(14, st.approved_by);
   s.bind(15, st.approved_at).bind(16, st.approval_note).bind(17, st.auto_approved ? 1 : 0).bind(18, st.order);
-  s.bind(19, st.approved_fingerprint);
+  s.bind(19, st.approved_fingerprint).bind(20, st.approved_host);
   s.step();
 }
 
@@ -667,6 +670,21 @@ void SqliteStore::heartbeat(const std::string& run_id) {
 void SqliteStore::release_lease(const std::string& run_id) {
   Statement u(db_, "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ?");
   u.bind(1, run_id).bind(2, static_cast<std::int64_t>(getpid())).step();
+}
+
+bool SqliteStore::approve(const std::string& run_id, const std::string& step_id, const Approval& a) {
+  Transaction tx(db_);
+  Statement u(db_,
+              "UPDATE steps SET approved_by = ?, approved_host = ?, approved_at = ?, approval_note = ?, "
+              "auto_approved = 0, approved_fingerprint = ? WHERE run_id = ? AND id = ? AND status = 'waiting' AND "
+              "fingerprint = ?");
+  u.bind(1, a.by).bind(2, a.host).bind(3, a.at).bind(4, a.note).bind(5, a.fingerprint).bind(6, run_id);
+  u.bind(7, step_id).bind(8, a.fingerprint).step();
+  if (sqlite3_changes(db_) != 1) return false;
+  Statement e(db_, prepared(kInsertEvent));
+  e.bind(1, run_id).bind(2, step_id).bind(3, a.at).bind(4, std::string("approved")).bind(5, 0).bind(6, a.note).step();
+  tx.commit();
+  return true;
 }
 
 namespace {

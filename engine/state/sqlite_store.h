@@ -54,6 +54,7 @@ class SqliteStore final : public RunStore {
   void acquire_lease(const std::string& run_id) override;
   void heartbeat(const std::string& run_id) override;
   void release_lease(const std::string& run_id) override;
+  bool approve(const std::string& run_id, const std::string& step_id, const Approval& approval) override;
   std::unique_ptr<LogWriter> open_log(const std::string& run_id, std::string& error) override;
   std::map<int, std::string> read_log(const std::string& run_id, const std::string& step) override;
 

@@ -45,6 +45,7 @@ struct StepRecord {
   std::string approval_note;
   bool auto_approved = false;
   std::string approved_fingerprint;  // the fingerprint of what was approved; another voids the approval
+  std::string approved_host;         // the machine the approval came from
   int order = 0;                     // position in the run's execution order
 };
 
@@ -109,7 +110,7 @@ enum class OpenMode {
 // recorded. Problems with the store throw StateError (exit 4).
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   virtual ~RunStore() = default;
 
@@ -152,6 +153,24 @@ class RunStore {
   virtual void acquire_lease(const std::string& run_id) = 0;
   virtual void heartbeat(const std::string& run_id) = 0;
   virtual void release_lease(const std::string& run_id) = 0;
+
+  // An approval of a waiting step, from any machine (`relengine approve`): recorded, with an
+  // "approved" event, only if the step is still waiting as `approval.fingerprint` says it was
+  // (false otherwise: it was approved, cancelled or rendered anew meanwhile). A driver waiting for
+  // it (--wait) is woken: PostgreSQL's NOTIFY, or its next look at the store.
+  struct Approval {
+    std::string by, host, at, note, fingerprint;
+  };
+  virtual bool approve(const std::string& run_id, const std::string& step_id, const Approval& approval) = 0;
+  // A descriptor that becomes readable when an approval of `run_id` may have been recorded
+  // (PostgreSQL: LISTEN), after which consume_wakeups() is called; -1: the driver looks every
+  // poll_interval_ms() instead (SQLite).
+  virtual int approval_wakeup_fd(const std::string& run_id) {
+    (void)run_id;
+    return -1;
+  }
+  virtual void consume_wakeups() {}
+  virtual int poll_interval_ms() const { return 500; }
 
   // The run's log: a writer for this engine (nullptr and why when it cannot be kept: every
   // attempt then fails at its start with the reason), and every attempt of `step` read back.

@@ -43,8 +43,8 @@ TEST_CASE("two hosts, one run: one drives, the other waits for the lease to expi
   write(dir / "p.yaml", pb);
   write(dir / "ledger", "");
   auto as_host = [&](const std::string& host, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN,
-                                     "--state-dir", state};
+    std::vector<std::string> argv = {
+        "/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN, "--state-dir", state};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   };
@@ -101,4 +101,84 @@ TEST_CASE("two hosts, one run: one drives, the other waits for the lease to expi
       CHECK(e["message"].get<std::string>().find("from pid " + std::to_string(a_pid) + " on host host-a") == 0);
     }
   CHECK(takeovers == 1);
+}
+
+TEST_CASE("a gate that waits: run --wait goes on once another machine approves, and Ctrl-C leaves it waiting") {
+  TempDir dir;
+  const std::string state = (dir / "state").string();
+  write(dir / "p.yaml",
+        "version: 1\nname: wait\nphases:\n  - id: p\n    steps:\n      - id: tag-gate\n        manual: Push the tag?\n"
+        "      - id: after\n        idempotent: true\n        run: touch after\n");
+  auto gate_status = [&] {
+    Result r = relengine({"--state-dir", state, "status", "--json"}, dir.path().string());
+    if (r.out.empty()) return std::string();
+    auto st = json::parse(r.out, nullptr, false);
+    if (!st.is_object()) return std::string();
+    for (const auto& s : st["steps"])
+      if (s["id"] == "tag-gate") return s["status"].get<std::string>();
+    return std::string();
+  };
+
+  // 1. Approved from another machine while the driver waits: it goes on, and finishes.
+  Driver d;
+  d.pid = start_child({RELENGINE_BIN, "--state-dir", state, "run", "p.yaml", "--wait"}, dir.path().string(),
+                      (dir / "driver.log").string());
+  REQUIRE(eventually([&] { return gate_status() == "waiting"; }));
+  Result st = relengine({"--state-dir", state, "status"}, dir.path().string());
+  CHECK(st.out.find("Waiting for approval:\n  tag-gate since ") != std::string::npos);
+  CHECK(st.out.find("is waiting for it (--wait)") != std::string::npos);
+  CHECK(wait_child(d.pid, 0) == -1);  // still running: it waits instead of exiting 3
+  auto approved_at = std::chrono::steady_clock::now();
+  json runs1 = json::parse(relengine({"--state-dir", state, "runs", "--json"}, dir.path().string()).out);
+  Result a =
+      relengine({"--state-dir", state, "approve", runs1[0]["id"], "tag-gate", "--as", "admin", "--note", "checked"},
+                dir.path().string(), "RELENGINE_HOST=admin-laptop");
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+  int code = wait_child(d.pid);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - approved_at).count();
+  d.pid = -1;
+  INFO(slurp(dir / "driver.log"));
+  CHECK(code == 0);
+  MESSAGE("the waiting driver finished " << seconds << " s after the approval"
+                                         << std::string(on_postgres() ? " (NOTIFY)" : " (polling)"));
+  CHECK(seconds < 5);  // within a second by design (NOTIFY, or a look every 0.5 s): this bounds only a hang
+  CHECK(fs::exists(dir / "after"));
+  CHECK(slurp(dir / "driver.log").find("tag-gate: approved by admin on admin-laptop: checked") != std::string::npos);
+  json done = json::parse(relengine({"--state-dir", state, "status", "--json"}, dir.path().string()).out);
+  CHECK(done["status"] == "succeeded");
+  for (const auto& s : done["steps"])
+    if (s["id"] == "tag-gate") {
+      CHECK(s["approval"]["by"] == "admin");
+      CHECK(s["approval"]["host"] == "admin-laptop");
+      CHECK(s["approval"]["note"] == "checked");
+    }
+
+  // 2. Ctrl-C while waiting: the gate stays waiting, the run resumable; a second approval of a
+  //    step no longer waiting is refused.
+  fs::remove(dir / "after");
+  Driver e;
+  const std::string state2 = (dir / "state2").string();
+  e.pid = start_child({RELENGINE_BIN, "--state-dir", state2, "run", "p.yaml", "--wait"}, dir.path().string(),
+                      (dir / "driver2.log").string());
+  auto gate2 = [&] {
+    Result r = relengine({"--state-dir", state2, "status", "--json"}, dir.path().string());
+    auto j = json::parse(r.out, nullptr, false);
+    if (!j.is_object()) return std::string();
+    for (const auto& s : j["steps"])
+      if (s["id"] == "tag-gate") return s["status"].get<std::string>();
+    return std::string();
+  };
+  REQUIRE(eventually([&] { return gate2() == "waiting"; }));
+  REQUIRE(eventually([&] { return slurp(dir / "driver2.log").find("Ctrl-C stops waiting") != std::string::npos; }));
+  ::kill(e.pid, SIGINT);
+  CHECK(wait_child(e.pid) == 130);
+  e.pid = -1;
+  CHECK(gate2() == "waiting");
+  CHECK_FALSE(fs::exists(dir / "after"));
+  Result resumed = relengine({"--state-dir", state2, "resume", "--auto-approve"}, dir.path().string());
+  CHECK(resumed.code == 0);
+  CHECK(fs::exists(dir / "after"));
+  json runs = json::parse(relengine({"--state-dir", state2, "runs", "--json"}, dir.path().string()).out);
+  Result again = relengine({"--state-dir", state2, "approve", runs[0]["id"], "tag-gate"}, dir.path().string());
+  CHECK(again.code == 2);
 }
