@@ -5,6 +5,7 @@
 // the journal records the takeover; every ledger line once.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -181,4 +182,89 @@ TEST_CASE("a gate that waits: run --wait goes on once another machine approves, 
   json runs = json::parse(relengine({"--state-dir", state2, "runs", "--json"}, dir.path().string()).out);
   Result again = relengine({"--state-dir", state2, "approve", runs[0]["id"], "tag-gate"}, dir.path().string());
   CHECK(again.code == 2);
+}
+
+namespace {
+
+// A PostgreSQL server of the test's own (tests/pg/pg-server), in a directory directly under /tmp
+// (a server run as nobody must be able to reach it), stopped and removed at the end.
+struct OwnServer {
+  std::string dir, url, script = std::string(SOURCE_DIR) + "/tests/pg/pg-server";
+  int code = -1;
+  std::string why;
+  OwnServer() {
+    char tmpl[] = "/tmp/relengine-pg-XXXXXX";
+    if (!mkdtemp(tmpl)) return;
+    dir = tmpl;
+    ::chmod(dir.c_str(), 0755);
+    Result r = shell("bash " + quote(script) + " start " + quote(dir + "/pg"));
+    code = r.code;
+    url = r.out.substr(0, r.out.find('\n'));
+    why = r.err;
+  }
+  ~OwnServer() {
+    if (dir.empty()) return;
+    shell("bash " + quote(script) + " stop " + quote(dir + "/pg"));
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  Result restart() const { return shell("bash " + quote(script) + " restart " + quote(dir + "/pg")); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "PostgreSQL restarted in the middle of a 200-step run: exit 4 with the reason, then resume finishes it, every "
+    "effect once") {
+  if (on_postgres()) {
+    MESSAGE("runs in e2e/, with a PostgreSQL server of its own (restarting the shared one would disturb other tests)");
+    return;
+  }
+  OwnServer pg;
+  if (pg.code == 77) {
+    MESSAGE("NOT TESTED: PostgreSQL is not installed here (" << pg.why << ")");
+    return;
+  }
+  REQUIRE_MESSAGE(pg.code == 0, pg.why);
+  TempDir dir;
+  const std::string url = pg.url + "&options=-csearch_path%3Dfaults";
+  const int steps = 200;
+  std::string pb = "version: 1\nname: faults\nphases:\n  - id: p\n    steps:\n";
+  for (int i = 0; i < steps; ++i) {
+    std::string id = "s" + std::to_string(i);
+    pb += "      - id: " + id + "\n        done_if: grep -qx " + id +
+          " ledger\n        run: " + (i == 50 ? "touch s50-started; while [ ! -e go ]; do sleep 0.05; done; " : "") +
+          "echo " + id + " >> ledger\n";
+  }
+  write(dir / "p.yaml", pb);
+  write(dir / "ledger", "");
+  Driver d;
+  d.pid =
+      start_child({RELENGINE_BIN, "--state", url, "run", "p.yaml"}, dir.path().string(), (dir / "run.log").string());
+  REQUIRE(eventually([&] { return fs::exists(dir / "s50-started"); }));
+  Result restarted = pg.restart();  // the database goes away under the running step, and comes back
+  REQUIRE_MESSAGE(restarted.code == 0, restarted.err);
+  write(dir / "go", "");
+  int code = wait_child(d.pid);
+  d.pid = -1;
+  std::string log = slurp(dir / "run.log");
+  INFO(log);
+  CHECK(code == 4);  // the state problem: s50's result could not be recorded
+  CHECK(log.find("cannot reach the PostgreSQL store") != std::string::npos);
+  // Nothing started after it: s50's effect is there, no later step's (the console may already
+  // have said `s51: running`, the transition the engine could not commit, so never acted on).
+  std::string before = slurp(dir / "ledger");
+  CHECK(before.find("s50\n") != std::string::npos);
+  CHECK(before.find("s51\n") == std::string::npos);
+
+  Result resumed = relengine({"--state", url, "resume"}, dir.path().string());
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.code == 0);
+  std::map<std::string, int> seen;
+  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  CHECK(seen.size() == static_cast<std::size_t>(steps));
+  for (const auto& [id, n] : seen) {
+    CAPTURE(id);
+    CHECK(n == 1);
+  }
 }
