@@ -100,6 +100,11 @@ TEST_CASE("two hosts, one run: one drives, the other waits for the lease to expi
     if (e["transition"] == "lease taken over") {
       ++takeovers;
       CHECK(e["message"].get<std::string>().find("from pid " + std::to_string(a_pid) + " on host host-a") == 0);
+      // Only once it had expired: A's last heartbeat at least the TTL (10 s) before.
+      std::string m = e["message"];
+      auto at = m.find("(last heartbeat ");
+      REQUIRE(at != std::string::npos);
+      CHECK(std::stoi(m.substr(at + 16)) >= 10);
     }
   CHECK(takeovers == 1);
 }
@@ -267,4 +272,39 @@ TEST_CASE(
     CAPTURE(id);
     CHECK(n == 1);
   }
+}
+
+TEST_CASE(
+    "the PostgreSQL store: a password in the URL is never printed; a database of a newer relengine is refused, "
+    "untouched") {
+  if (!on_postgres()) {
+    MESSAGE("about the PostgreSQL store: runs in e2e-pg/");
+    return;
+  }
+  TempDir dir;
+  write(dir / "p.yaml",
+        "version: 1\nname: pw\nphases:\n  - id: p\n    steps:\n      - id: gate\n        manual: ok?\n");
+  // The test server trusts its socket, so any password is accepted, and must never be shown.
+  const std::string url = state_location((dir / "state").string()) + "&password=Sup3rSecretPw";
+  std::string all;
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"run", "p.yaml"}, {"status"}, {"status", "--json"}, {"runs"}, {"resume"}}) {
+    args.insert(args.begin(), {"--state", url});
+    Result r = relengine(args, dir.path().string());
+    all += r.out + r.err;
+  }
+  CHECK(all.find("password=***") != std::string::npos);  // the store is named, masked
+  CHECK(all.find("Sup3rSecretPw") == std::string::npos);
+
+  // A newer relengine's schema: refused with exit 4, nothing written.
+  Result bump = shell("psql -qAt " + quote(url) + " -c \"UPDATE meta SET value = '99' WHERE key = 'schema_version'\"");
+  REQUIRE_MESSAGE(bump.code == 0, bump.err);
+  std::string before = shell("psql -qAt " + quote(url) + " -c 'SELECT count(*) FROM events'").out;
+  Result r = relengine({"--state", url, "status"}, dir.path().string());
+  CHECK(r.code == 4);
+  CHECK(r.err.find("newer relengine (state schema 99") != std::string::npos);
+  r = relengine({"--state", url, "resume", "--auto-approve"}, dir.path().string());
+  CHECK(r.code == 4);
+  CHECK(shell("psql -qAt " + quote(url) + " -c 'SELECT count(*) FROM events'").out == before);
+  CHECK(shell("psql -qAt " + quote(url) + " -c \"SELECT value FROM meta WHERE key = 'schema_version'\"").out == "99\n");
 }

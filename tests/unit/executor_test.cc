@@ -8,11 +8,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "exec/builder.h"
 #include "exec/reconcile.h"
 #include "exec/schedule.h"
 #include "load/loader.h"
+#include "memory_store.h"
 #include "model/exit_code.h"
 #include "plan/plan.h"
 #include "state/sqlite_store.h"
@@ -179,7 +181,7 @@ struct Harness {
   TempDirectory dir;
   model::Playbook pb;
   plan::Prepared prep;
-  std::unique_ptr<state::SqliteStore> store = state::SqliteStore::open((dir.path / "state").string(), true);
+  std::unique_ptr<state::RunStore> store = state::SqliteStore::open((dir.path / "state").string(), true);
   state::RunRecord run;
   boost::asio::io_context io;
   FakeRunner runner{io};
@@ -354,4 +356,33 @@ phases:
   auto elsewhere = exec::reconcile(in);
   CHECK(elsewhere.records[1].status == StepStatus::Running);
   for (const auto& w : elsewhere.writes) CHECK(w.step.id != "ran");
+}
+
+TEST_CASE("Builder with an in-memory store that goes away: no step starts whose start was not committed") {
+  // The store fails at every write from the n-th on (a database that went away), for each n.
+  for (int fail_after = 2; fail_after <= 16; ++fail_after) {
+    CAPTURE(fail_after);
+    Harness h(kChain);
+    h.options.jobs = 2;
+    auto memory = std::make_unique<testing::MemoryStore>();
+    testing::MemoryStore& store = *memory;
+    h.store = std::move(memory);
+    store.fail_after = fail_after;  // create_run and acquire_lease are the first two
+    bool failed = false;
+    int code = -1;
+    try {
+      code = h.go();
+    } catch (const state::StateError& e) {
+      failed = true;
+      CHECK(std::string(e.what()).find("went away") != std::string::npos);
+    }
+    if (!failed) CHECK(code == kOk);  // enough writes for the whole run
+    std::set<std::string> running;
+    for (const auto& e : store.journal)
+      if (e.transition == "running") running.insert(e.step);
+    for (const auto& id : h.runner.started) {
+      CAPTURE(id);
+      CHECK(running.count(id) == 1);  // committed before its command started
+    }
+  }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "state/pg_store.h"
 #include "state/sqlite_store.h"
 #include "temp_dir.h"
 
@@ -282,4 +283,82 @@ TEST_CASE("an existing state directory keeps its permissions — the database cr
   CHECK(mode_of(dir / "state.db") == 0600);
   CHECK(mode_of(dir / "state.db-wal") == 0600);
   CHECK(mode_of(dir / "state.db-shm") == 0600);
+}
+
+TEST_CASE("a PostgreSQL URL is told from a directory, and its password never shows") {
+  CHECK(is_postgres_url("postgresql://db.example/releases"));
+  CHECK(is_postgres_url("postgres://u@db/r"));
+  CHECK_FALSE(is_postgres_url(".relengine"));
+  CHECK_FALSE(is_postgres_url("/srv/postgresql://x"));
+  CHECK(masked_location("postgresql://rel:s3cr3t@db.example:5432/releases?sslmode=require") ==
+        "postgresql://rel:***@db.example:5432/releases?sslmode=require");
+  CHECK(masked_location("postgres://rel@db/r?password=s3cr3t&sslmode=verify-full") ==
+        "postgres://rel@db/r?password=***&sslmode=verify-full");
+  CHECK(masked_location("postgresql:///r?host=/tmp&password=s3cr3t") == "postgresql:///r?host=/tmp&password=***");
+  CHECK(masked_location("postgresql://rel@db/r") == "postgresql://rel@db/r");  // nothing to mask
+  CHECK(masked_location("state/with:colon@dir") == "state/with:colon@dir");    // a directory is shown as it is
+  CHECK(state_dir_hint("postgresql://rel:s3cr3t@db/r").find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("the default store: $RELENGINE_STATE, else $RELENGINE_STATE_DIR, else .relengine") {
+  ::unsetenv("RELENGINE_STATE");
+  ::unsetenv("RELENGINE_STATE_DIR");
+  CHECK(default_location() == ".relengine");
+  ::setenv("RELENGINE_STATE_DIR", "/srv/state", 1);
+  CHECK(default_location() == "/srv/state");
+  CHECK(state_dir_hint("/srv/state").empty());
+  CHECK(state_dir_hint("other") == " --state-dir other");
+  ::setenv("RELENGINE_STATE", "postgresql://db/r", 1);
+  CHECK(default_location() == "postgresql://db/r");
+  CHECK(state_dir_hint("postgresql://db/r").empty());
+  ::unsetenv("RELENGINE_STATE");
+  ::unsetenv("RELENGINE_STATE_DIR");
+}
+
+TEST_CASE("leases: another host's lease lives for the TTL after its last heartbeat; a takeover is noted") {
+  ::setenv("RELENGINE_HOST", "host-b", 1);
+  ::setenv("RELENGINE_LEASE_TTL", "30", 1);
+  CHECK(lease_ttl_seconds() == 30);
+  RunRecord other;
+  other.lease_pid = 4242;
+  other.lease_host = "host-a";
+  other.lease_heartbeat = unix_now() - 20;
+  CHECK(lease_held_elsewhere(other));
+  other.lease_heartbeat = unix_now() - 31;
+  CHECK_FALSE(lease_held_elsewhere(other));
+  CHECK(takeover_note(other).rfind("from pid 4242 on host host-a (last heartbeat 3", 0) == 0);
+  RunRecord free_lease;
+  CHECK(takeover_note(free_lease).empty());
+  for (const char* bad : {"5", "abc", "100000", ""}) {
+    ::setenv("RELENGINE_LEASE_TTL", bad, 1);
+    CHECK(lease_ttl_seconds() == 60);
+  }
+  ::unsetenv("RELENGINE_LEASE_TTL");
+  ::unsetenv("RELENGINE_HOST");
+}
+
+TEST_CASE("approve: only a step still waiting as the approver saw it; the approval names who and where") {
+  Dir d;
+  auto store = SqliteStore::open(d.path.string(), true);
+  store->create_run(sample_run("r1", "2026-12-01T10:00:00.000Z"), {});
+  StepRecord gate;
+  gate.id = gate.step = "gate";
+  gate.phase = "p";
+  gate.status = StepStatus::Waiting;
+  gate.fingerprint = "fp1";
+  store->save_step("r1", gate, "waiting");
+  RunStore::Approval stale{"admin", "laptop", now_rfc3339(), "ok", "fp0"};
+  CHECK_FALSE(store->approve("r1", "gate", stale));  // rendered anew since the approver looked
+  CHECK(store->steps("r1")[0].approved_by.empty());
+  RunStore::Approval a{"admin", "laptop", now_rfc3339(), "checked", "fp1"};
+  CHECK(store->approve("r1", "gate", a));
+  auto s = store->steps("r1")[0];
+  CHECK(s.approved_by == "admin");
+  CHECK(s.approved_host == "laptop");
+  CHECK(s.approval_note == "checked");
+  CHECK(s.approved_fingerprint == "fp1");
+  CHECK(store->events("r1").back().transition == "approved");
+  gate.status = StepStatus::Succeeded;
+  store->save_step("r1", gate, "succeeded");
+  CHECK_FALSE(store->approve("r1", "gate", a));  // no longer waiting
 }
