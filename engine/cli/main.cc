@@ -100,7 +100,7 @@ int run(int argc, char** argv) {
   approve->add_option("STEP", step, "The waiting step")->required();
   approve->add_option("--note", note, "Why, or what was checked");
   std::string approver;
-  approve->add_option("--as", approver, "Who approves (default: $USER of this machine)");
+  approve->add_option("--as", approver, "Who approves (default: $USER, else $LOGNAME, else the uid, of this machine)");
 
   auto* status = app.add_subcommand("status", "Show a run and its steps; exits with the run's outcome");
   status->add_option("RUN_ID", run_id, "The run (default: the most recent)");

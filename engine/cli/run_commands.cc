@@ -13,7 +13,6 @@
 #include "exec/session.h"
 #include "load/diagnostics.h"
 #include "state/pg_store.h"
-#include "state/run_log.h"
 #include "state/store.h"
 
 namespace relengine::cli {
@@ -231,8 +230,8 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json, 
                   << state::state_dir_hint(g.state_dir) << " approve " << run->id << " " << w->id
                   << " --note \"...\"\n";
       if (status == RunStatus::Running)
-        std::cout << "  The driver (pid " << run->lease_pid << " on host " << run->lease_host
-                  << ") is waiting for it (--wait) and goes on once approved.\n";
+        std::cout << "  The run's driver (pid " << run->lease_pid << " on host " << run->lease_host
+                  << ") holds it: with --wait it goes on once approved; else approve, then resume.\n";
     }
     if (journal) {
       std::cout << "\nJournal:\n";

@@ -26,7 +26,6 @@
 
 #include "exec/console.h"
 #include "exec/schedule.h"
-#include "io/private_file.h"
 #include "load/loader.h"
 #include "model/exit_code.h"
 
@@ -851,6 +850,9 @@ class Builder {
         wakeup_pending_ = false;
         if (ec || finished_) return;
         store_.consume_wakeups();
+        // The store may have replaced its connection (and so the descriptor): asked for anew.
+        wakeup_->release();
+        wakeup_.reset();
         approval_timer_.cancel();  // look now
       });
     }
@@ -863,6 +865,10 @@ class Builder {
     std::map<std::string, StepRecord> stored;
     try {
       for (auto& r : store_.steps(run_.id)) stored.emplace(r.id, std::move(r));
+    } catch (const state::LeaseLost&) {
+      throw;
+    } catch (const state::StoreLost&) {
+      throw;
     } catch (const state::StateError& e) {
       console_.note(std::string("relengine: cannot look for approvals now: ") + e.what());
       return false;
@@ -1078,6 +1084,10 @@ class Builder {
       if (ec) return;
       try {
         store_.heartbeat(run_.id);
+      } catch (const state::LeaseLost&) {
+        throw;  // another driver has the run: stop at once (exit 4)
+      } catch (const state::StoreLost&) {
+        throw;  // the store cannot be written any more: stop (exit 4)
       } catch (const state::StateError&) {
         // A busy database delays one heartbeat; the lease stays ours.
       }

@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 #include <regex>
+#include <set>
 #include <utility>
 
 namespace relengine::state {
@@ -154,6 +155,16 @@ std::string password_of(const std::string& url) {
   return password;
 }
 
+// `message` with every occurrence of `password` replaced by *** (libpq may quote a connection
+// string back), and without trailing newlines.
+std::string without_password(std::string message, const std::string& password) {
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (password.empty()) return message;
+  for (auto at = message.find(password); at != std::string::npos; at = message.find(password, at + 3))
+    message.replace(at, password.size(), "***");
+  return message;
+}
+
 class PgStore;
 
 // A run's log as rows of `logs`: one insert per record, the records of one write() in one
@@ -161,8 +172,8 @@ class PgStore;
 // SQLite store's log file, a log is for people; the steps and events are the record).
 class PgLogWriter final : public LogWriter {
  public:
-  PgLogWriter(pqxx::connection& conn, std::string run_id, std::int64_t last)
-      : conn_(conn), run_(std::move(run_id)), last_(last) {}
+  PgLogWriter(pqxx::connection& conn, std::string run_id, std::int64_t last, std::string password)
+      : conn_(conn), run_(std::move(run_id)), last_(last), password_(std::move(password)) {}
   void add(const std::string& step, int attempt, const std::string& text) override {
     if (!text.empty()) queue_.push_back({step, attempt, text});
   }
@@ -178,7 +189,8 @@ class PgLogWriter final : public LogWriter {
   };
   pqxx::connection& conn_;
   std::string run_;
-  std::int64_t last_;  // the highest seq written so far
+  std::int64_t last_;     // the highest seq written so far
+  std::string password_;  // never in an error message
   std::vector<Record> queue_;
 };
 
@@ -196,10 +208,12 @@ class PgStore final : public RunStore {
  public:
   PgStore(const std::string& url, OpenMode mode)
       : url_(url), shown_(masked_location(url)), password_(password_of(url)) {
-    guard([&] {
+    try {
       conn_ = std::make_unique<pqxx::connection>(url_);
-      prepare(mode);
-    });
+    } catch (const std::exception& e) {
+      throw StateError("cannot connect to the PostgreSQL store " + shown_ + ": " + mask(e.what()));
+    }
+    guard([&] { prepare(mode); });
   }
 
   std::string location() const override { return shown_; }
@@ -262,6 +276,7 @@ class PgStore final : public RunStore {
   void save_step(const std::string& run_id, const StepRecord& step, const std::string& transition,
                  const std::string& message = "") override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       upsert_step(tx, run_id, step);
       event(tx, run_id, step.id, now_rfc3339(), transition, step.attempts, message);
     });
@@ -272,6 +287,7 @@ class PgStore final : public RunStore {
   void save_steps(const std::string& run_id, const std::vector<Transition>& steps) override {
     if (steps.empty()) return;
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       const std::string now = now_rfc3339();
       for (const auto& t : steps) {
         upsert_step(tx, run_id, t.step);
@@ -281,12 +297,14 @@ class PgStore final : public RunStore {
   }
   void remove_step(const std::string& run_id, const std::string& step_id) override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       tx.exec_params("DELETE FROM steps WHERE run_id = $1 AND id = $2", run_id, step_id);
       event(tx, run_id, step_id, now_rfc3339(), "removed", 0, "");
     });
   }
   void set_run_status(const std::string& run_id, RunStatus run_status, bool finished) override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       const std::string status(name(run_status)), now = now_rfc3339();
       tx.exec_params("UPDATE runs SET status = $1, finished = $2 WHERE id = $3", status, finished ? now : std::string(),
                      run_id);
@@ -296,6 +314,7 @@ class PgStore final : public RunStore {
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                          const std::string& playbook_hash, const std::string& validated_by) override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       tx.exec_params("UPDATE runs SET inputs = $1, playbook_hash = $2, validated_by = $3 WHERE id = $4",
                      to_json_map(inputs), playbook_hash, validated_by, run_id);
     });
@@ -304,6 +323,7 @@ class PgStore final : public RunStore {
   void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
                         const std::string& placeholder, const std::vector<StepRecord>& instances) override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       const std::string now = now_rfc3339();
       tx.exec_params(
           "INSERT INTO expansions(run_id, step, items, time) VALUES ($1, $2, $3, $4) "
@@ -327,6 +347,7 @@ class PgStore final : public RunStore {
   }
   void forget_expansion(const std::string& run_id, const std::string& step) override {
     write([&](pqxx::work& tx) {
+      fence(tx, run_id);
       tx.exec_params("DELETE FROM expansions WHERE run_id = $1 AND step = $2", run_id, step);
       event(tx, run_id, step, now_rfc3339(), "expansion forgotten", 0, "");
     });
@@ -353,13 +374,17 @@ class PgStore final : public RunStore {
           "UPDATE runs SET lease_pid = $1, lease_host = $2, lease_start = $3, lease_heartbeat = $4 WHERE id = $5",
           static_cast<std::int64_t>(getpid()), me, process_start_time(getpid()), now, run_id);
     });
+    leased_.insert(run_id);
   }
   void heartbeat(const std::string& run_id) override {
     write([&](pqxx::work& tx) {
-      tx.exec_params("UPDATE runs SET lease_heartbeat = $1 WHERE id = $2 AND lease_pid = $3 AND lease_host = $4",
-                     unix_now(), run_id, static_cast<std::int64_t>(getpid()), host_name());
+      auto r =
+          tx.exec_params("UPDATE runs SET lease_heartbeat = $1 WHERE id = $2 AND lease_pid = $3 AND lease_host = $4",
+                         unix_now(), run_id, static_cast<std::int64_t>(getpid()), host_name());
+      if (r.affected_rows() == 0) fence(tx, run_id);  // throws LeaseLost
     });
   }
+
   void release_lease(const std::string& run_id) override {
     write([&](pqxx::work& tx) {
       tx.exec_params(
@@ -367,6 +392,7 @@ class PgStore final : public RunStore {
           "lease_host = $3",
           run_id, static_cast<std::int64_t>(getpid()), host_name());
     });
+    leased_.erase(run_id);
   }
 
   bool approve(const std::string& run_id, const std::string& step_id, const Approval& a) override {
@@ -388,11 +414,11 @@ class PgStore final : public RunStore {
 
   // A connection of its own for LISTEN (the store's connection runs transactions, during which
   // libpq delivers no notification).
-  int approval_wakeup_fd(const std::string& run_id) override {
+  int approval_wakeup_fd(const std::string&) override {
     try {
       if (!listener_) {
         listener_ = std::make_unique<pqxx::connection>(url_);
-        receiver_ = std::make_unique<Receiver>(*listener_, run_id);
+        receiver_ = std::make_unique<Receiver>(*listener_);
       }
       return listener_->sock();
     } catch (const std::exception&) {
@@ -416,7 +442,7 @@ class PgStore final : public RunStore {
       std::int64_t last = read([&](pqxx::transaction_base& tx) {
         return integer(tx.exec_params("SELECT coalesce(max(seq), 0) FROM logs WHERE run_id = $1", run_id)[0][0]);
       });
-      return std::make_unique<PgLogWriter>(*conn_, run_id, last);
+      return std::make_unique<PgLogWriter>(*conn_, run_id, last, password_);
     } catch (const StateError& e) {
       error = e.what();
       return nullptr;
@@ -435,11 +461,15 @@ class PgStore final : public RunStore {
     } catch (const StateError&) {
       throw;
     } catch (const pqxx::in_doubt_error& e) {
-      throw StateError("the PostgreSQL store " + shown_ + " lost the connection during a commit; whether it was " +
-                       "recorded is not known: `relengine resume` reconciles (" + mask(e.what()) + ")");
+      lost_ = true;
+      throw StoreLost("the PostgreSQL store " + shown_ + " lost the connection during a commit; whether it was " +
+                      "recorded is not known: `relengine resume` reconciles (" + mask(e.what()) + ")");
     } catch (const pqxx::broken_connection& e) {
-      throw StateError("cannot reach the PostgreSQL store " + shown_ + ": " + mask(e.what()) +
-                       "; nothing more is started until it can be written (relengine resume once it is back)");
+      // A lost connection ends this process's use of the store, even where libpqxx would connect
+      // again: what happened in between (a lease expired, another driver) is not known here.
+      lost_ = true;
+      throw StoreLost("lost the connection to the PostgreSQL store " + shown_ + ": " + mask(e.what()) +
+                      "; this driver stops, nothing more is started (relengine resume once it is back)");
     } catch (const pqxx::sql_error& e) {
       throw StateError("PostgreSQL store " + shown_ + ": " + mask(e.what()));
     } catch (const std::exception& e) {
@@ -448,18 +478,13 @@ class PgStore final : public RunStore {
   }
 
  private:
-  std::string mask(std::string message) const {
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    if (password_.empty()) return message;
-    for (auto at = message.find(password_); at != std::string::npos; at = message.find(password_, at + 3))
-      message.replace(at, password_.size(), "***");
-    return message;
-  }
+  std::string mask(const std::string& message) const { return without_password(message, password_); }
 
   // One committed transaction per call: the engine acts only after it returns.
   template <typename F>
   void write(F&& f) {
     if (read_only_) throw StateError("the store " + shown_ + " is open read-only (a dry run writes nothing)");
+    if (lost_) throw StoreLost("the connection to the PostgreSQL store " + shown_ + " was lost: this driver stops");
     guard([&] {
       pqxx::work tx(*conn_);
       f(tx);
@@ -468,6 +493,7 @@ class PgStore final : public RunStore {
   }
   template <typename F>
   auto read(F&& f) -> decltype(f(std::declval<pqxx::read_transaction&>())) {
+    if (lost_) throw StoreLost("the connection to the PostgreSQL store " + shown_ + " was lost: this driver stops");
     return guard([&] {
       pqxx::read_transaction tx(*conn_);
       return f(tx);
@@ -500,6 +526,7 @@ class PgStore final : public RunStore {
 
   // The schema: found, created (Create), migrated, or refused (newer; absent unless Create).
   void prepare(OpenMode mode) {
+    std::string schema;  // to create: the search_path names it, it does not exist yet
     read_only_ = mode == OpenMode::ReadOnly;
     {
       // A search_path naming a schema that does not exist yet: created (Create) so the tables go there.
@@ -513,8 +540,14 @@ class PgStore final : public RunStore {
         if (mode != OpenMode::Create)
           throw StateNotFound("no runs in " + shown_ + " (no schema " + first +
                               "); start one with `relengine run PLAYBOOK`");
-        probe.exec("CREATE SCHEMA IF NOT EXISTS " + probe.quote_name(first));
+        schema = probe.quote_name(first);
       }
+    }
+    if (!schema.empty()) {  // under the migration's lock: two first runs at once create it once
+      pqxx::work tx(*conn_);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      tx.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
+      tx.commit();
     }
     int version = stored_version();
     if (version > kSchemaVersion)
@@ -546,16 +579,26 @@ class PgStore final : public RunStore {
 
   class Receiver : public pqxx::notification_receiver {
    public:
-    Receiver(pqxx::connection& c, std::string run_id)
-        : pqxx::notification_receiver(c, kChannel), run_(std::move(run_id)) {}
-    void operator()(const std::string& payload, int) override { woken = woken || payload == run_; }
-    bool woken = false;
-
-   private:
-    std::string run_;
+    explicit Receiver(pqxx::connection& c) : pqxx::notification_receiver(c, kChannel) {}
+    // Any approval wakes the driver for a look at the store (the payload names the run).
+    void operator()(const std::string&, int) override {}
   };
 
+  // Fencing: a driver writes only while the run's lease is its own, checked under the run's row
+  // lock in the write's own transaction (a takeover, which takes that lock, waits for it or is seen).
+  void fence(pqxx::work& tx, const std::string& run_id) {
+    if (!leased_.count(run_id)) return;
+    auto r = tx.exec_params("SELECT lease_pid, lease_host FROM runs WHERE id = $1 FOR UPDATE", run_id);
+    RunRecord holder;
+    if (!r.empty()) holder.lease_pid = static_cast<int>(integer(r[0][0])), holder.lease_host = text(r[0][1]);
+    if (holder.lease_pid == getpid() && holder.lease_host == host_name()) return;
+    leased_.erase(run_id);
+    throw LeaseLost(lease_lost_message(run_id, holder));
+  }
+
   std::string url_, shown_, password_;
+  std::set<std::string> leased_;  // the runs whose lease this store took (and so fences)
+  bool lost_ = false;             // the connection was lost: nothing more from this process
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listener_;  // declared before receiver_: destroyed after it
   std::unique_ptr<Receiver> receiver_;
@@ -578,7 +621,7 @@ bool PgLogWriter::write(std::string& error) {
     return true;
   } catch (const std::exception& e) {
     queue_.clear();
-    error = std::string("cannot write the step log to the store: ") + e.what();
+    error = "cannot write the step log to the store: " + without_password(e.what(), password_);
     return false;
   }
 }

@@ -509,6 +509,7 @@ void SqliteStore::add_step(const std::string& run_id, const StepRecord& st) {
 void SqliteStore::save_step(const std::string& run_id, const StepRecord& st, const std::string& transition,
                             const std::string& message) {
   Transaction tx(db_);
+  fence(run_id);
   add_step(run_id, st);
   Statement e(db_, prepared(kInsertEvent));
   e.bind(1, run_id).bind(2, st.id).bind(3, now_rfc3339()).bind(4, transition).bind(5, st.attempts).bind(6, message);
@@ -519,6 +520,7 @@ void SqliteStore::save_step(const std::string& run_id, const StepRecord& st, con
 void SqliteStore::save_steps(const std::string& run_id, const std::vector<Transition>& steps) {
   if (steps.empty()) return;
   Transaction tx(db_);
+  fence(run_id);
   std::string now = now_rfc3339();
   for (const auto& t : steps) {
     add_step(run_id, t.step);
@@ -532,6 +534,7 @@ void SqliteStore::save_steps(const std::string& run_id, const std::vector<Transi
 
 void SqliteStore::remove_step(const std::string& run_id, const std::string& step_id) {
   Transaction tx(db_);
+  fence(run_id);
   Statement s(db_, "DELETE FROM steps WHERE run_id = ? AND id = ?");
   s.bind(1, run_id).bind(2, step_id).step();
   Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, ?, ?, 'removed')");
@@ -542,6 +545,7 @@ void SqliteStore::remove_step(const std::string& run_id, const std::string& step
 void SqliteStore::set_run_status(const std::string& run_id, RunStatus run_status, bool finished) {
   const std::string status(name(run_status));
   Transaction tx(db_);
+  fence(run_id);
   std::string now = now_rfc3339();
   Statement s(db_, "UPDATE runs SET status = ?, finished = ? WHERE id = ?");
   s.bind(1, status).bind(2, finished ? now : std::string()).bind(3, run_id).step();
@@ -553,6 +557,7 @@ void SqliteStore::set_run_status(const std::string& run_id, RunStatus run_status
 void SqliteStore::update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                                     const std::string& playbook_hash, const std::string& validated_by) {
   Transaction tx(db_);
+  fence(run_id);
   Statement s(db_, "UPDATE runs SET inputs = ?, playbook_hash = ?, validated_by = ? WHERE id = ?");
   s.bind(1, to_json_map(inputs)).bind(2, playbook_hash).bind(3, validated_by).bind(4, run_id).step();
   tx.commit();
@@ -561,6 +566,7 @@ void SqliteStore::update_run_inputs(const std::string& run_id, const std::map<st
 void SqliteStore::record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
                                    const std::string& placeholder, const std::vector<StepRecord>& instances) {
   Transaction tx(db_);
+  fence(run_id);
   std::string now = now_rfc3339();
   {
     Statement s(db_, "INSERT OR REPLACE INTO expansions(run_id, step, items, time) VALUES (?, ?, ?, ?)");
@@ -592,6 +598,7 @@ std::map<std::string, std::string> SqliteStore::expansions(const std::string& ru
 
 void SqliteStore::forget_expansion(const std::string& run_id, const std::string& step) {
   Transaction tx(db_);
+  fence(run_id);
   Statement s(db_, "DELETE FROM expansions WHERE run_id = ? AND step = ?");
   s.bind(1, run_id).bind(2, step).step();
   Statement e(db_, "INSERT INTO events(run_id, step, time, transition) VALUES (?, ?, ?, 'expansion forgotten')");
@@ -660,16 +667,34 @@ void SqliteStore::acquire_lease(const std::string& run_id) {
   u.bind(1, static_cast<std::int64_t>(getpid())).bind(2, me).bind(3, process_start_time(getpid()));
   u.bind(4, unix_now()).bind(5, run_id).step();
   tx.commit();
+  leased_.insert(run_id);
 }
 
 void SqliteStore::heartbeat(const std::string& run_id) {
-  Statement u(db_, "UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ?");
-  u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(getpid())).step();
+  Statement u(db_, "UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ? AND lease_host = ?");
+  u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(getpid())).bind(4, host_name()).step();
+  if (sqlite3_changes(db_) == 0 && leased_.count(run_id)) fence(run_id);  // throws LeaseLost
 }
 
 void SqliteStore::release_lease(const std::string& run_id) {
-  Statement u(db_, "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ?");
-  u.bind(1, run_id).bind(2, static_cast<std::int64_t>(getpid())).step();
+  Statement u(db_,
+              "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ? AND "
+              "lease_host = ?");
+  u.bind(1, run_id).bind(2, static_cast<std::int64_t>(getpid())).bind(3, host_name()).step();
+  leased_.erase(run_id);
+}
+
+// Fencing: a driver writes only while the run's lease is its own (checked inside the write's
+// transaction, which holds SQLite's write lock: no other driver can take the lease meanwhile).
+void SqliteStore::fence(const std::string& run_id) {
+  if (!leased_.count(run_id)) return;
+  Statement s(db_, prepared("SELECT lease_pid, lease_host FROM runs WHERE id = ?"));
+  s.bind(1, run_id);
+  RunRecord holder;
+  if (s.step()) holder.lease_pid = static_cast<int>(s.integer(0)), holder.lease_host = s.text(1);
+  if (holder.lease_pid == getpid() && holder.lease_host == host_name()) return;
+  leased_.erase(run_id);
+  throw LeaseLost(lease_lost_message(run_id, holder));
 }
 
 bool SqliteStore::approve(const std::string& run_id, const std::string& step_id, const Approval& a) {

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "state/store.h"
@@ -62,12 +63,14 @@ class SqliteStore final : public RunStore {
   SqliteStore(std::string dir, sqlite3* db);
   void exec(const char* sql);
   void migrate();
+  void fence(const std::string& run_id);
 
   sqlite3_stmt* prepared(const char* sql);  // prepared once per store, reset after each use
 
   std::string dir_;
   sqlite3* db_ = nullptr;
   std::map<const char*, sqlite3_stmt*> prepared_;
+  std::set<std::string> leased_;  // the runs whose lease this store took (and so fences)
 };
 
 }  // namespace relengine::state

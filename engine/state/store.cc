@@ -100,6 +100,14 @@ std::string lease_busy_message(const std::string& run_id, const RunRecord& lease
          lease.lease_host + "; wait for it to finish, or stop that process";
 }
 
+std::string lease_lost_message(const std::string& run_id, const RunRecord& holder) {
+  return "this driver (pid " + std::to_string(getpid()) + " on host " + host_name() + ") lost the lease of run " +
+         run_id +
+         (holder.lease_pid == 0 ? std::string(" (released)")
+                                : " to pid " + std::to_string(holder.lease_pid) + " on host " + holder.lease_host) +
+         ": it stops and records nothing more (see relengine status " + run_id + ")";
+}
+
 std::string takeover_note(const RunRecord& lease) {
   if (lease.lease_pid == 0 || (lease.lease_pid == getpid() && lease.lease_host == host_name())) return "";
   return "from pid " + std::to_string(lease.lease_pid) + " on host " + lease.lease_host + " (last heartbeat " +

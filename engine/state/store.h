@@ -26,6 +26,19 @@ class StateNotFound : public StateError {
  public:
   using StateError::StateError;
 };
+// This driver's lease of the run is gone (another driver took it over while this one was silent:
+// stopped, partitioned): it must stop at once, recording nothing more. Every write of a driver
+// checks its lease in the write's own transaction (fencing).
+class LeaseLost : public StateError {
+ public:
+  using StateError::StateError;
+};
+// The store cannot be written any more in this process (a PostgreSQL connection lost): the
+// driver stops; `resume` once the store is back.
+class StoreLost : public StateError {
+ public:
+  using StateError::StateError;
+};
 
 struct StepRecord {
   std::string id;    // instance id: "tag[api]"
@@ -209,6 +222,8 @@ std::string state_dir_hint(const std::string& location);
 bool lease_held_elsewhere(const RunRecord& run);
 // What a driver is told when another holds the run's lease (StateError, exit 4).
 std::string lease_busy_message(const std::string& run_id, const RunRecord& lease);
+// What a driver that lost its lease is told (LeaseLost): who holds the run now.
+std::string lease_lost_message(const std::string& run_id, const RunRecord& holder);
 // The journal's note when a lease is taken from an owner that died or went silent (the message of
 // a "lease taken over" event), or "" when the lease was free or already ours.
 std::string takeover_note(const RunRecord& lease);

@@ -132,7 +132,7 @@ TEST_CASE("a gate that waits: run --wait goes on once another machine approves, 
   REQUIRE(eventually([&] { return gate_status() == "waiting"; }));
   Result st = relengine({"--state-dir", state, "status"}, dir.path().string());
   CHECK(st.out.find("Waiting for approval:\n  tag-gate since ") != std::string::npos);
-  CHECK(st.out.find("is waiting for it (--wait)") != std::string::npos);
+  CHECK(st.out.find("with --wait it goes on once approved") != std::string::npos);
   CHECK(wait_child(d.pid, 0) == -1);  // still running: it waits instead of exiting 3
   auto approved_at = std::chrono::steady_clock::now();
   json runs1 = json::parse(relengine({"--state-dir", state, "runs", "--json"}, dir.path().string()).out);
@@ -255,7 +255,7 @@ TEST_CASE(
   std::string log = slurp(dir / "run.log");
   INFO(log);
   CHECK(code == 4);  // the state problem: s50's result could not be recorded
-  CHECK(log.find("cannot reach the PostgreSQL store") != std::string::npos);
+  CHECK(log.find("lost the connection to the PostgreSQL store") != std::string::npos);
   // Nothing started after it: s50's effect is there, no later step's (the console may already
   // have said `s51: running`, the transition the engine could not commit, so never acted on).
   std::string before = slurp(dir / "ledger");
@@ -307,4 +307,62 @@ TEST_CASE(
   CHECK(r.code == 4);
   CHECK(shell("psql -qAt " + quote(url) + " -c 'SELECT count(*) FROM events'").out == before);
   CHECK(shell("psql -qAt " + quote(url) + " -c \"SELECT value FROM meta WHERE key = 'schema_version'\"").out == "99\n");
+}
+
+TEST_CASE(
+    "fencing: a driver that was silent past its lease (stopped, partitioned) finds it taken over and records nothing "
+    "more") {
+  TempDir dir;
+  const std::string state = (dir / "state").string();
+  std::string pb = "version: 1\nname: fence\nphases:\n  - id: p\n    steps:\n";
+  for (int i = 0; i < 6; ++i) {
+    std::string id = "s" + std::to_string(i);
+    pb += "      - id: " + id + "\n        done_if: grep -qx " + id +
+          " ledger\n        run: " + (i == 2 ? "touch s2-started; while [ ! -e go ]; do sleep 0.05; done; " : "") +
+          "echo " + id + " >> ledger\n";
+  }
+  write(dir / "p.yaml", pb);
+  write(dir / "ledger", "");
+  auto as_host = [&](const std::string& host, std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        "/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN, "--state-dir", state};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  Driver a;
+  a.pid = start_child(as_host("host-a", {"run", "p.yaml"}), dir.path().string(), (dir / "a.log").string());
+  REQUIRE(eventually([&] { return fs::exists(dir / "s2-started"); }));
+  ::kill(a.pid, SIGSTOP);  // host A goes silent: no heartbeat, no writes
+  write(dir / "go", "");   // (A's step may finish meanwhile; A cannot look)
+
+  int code = 4, tries = 0;
+  while (code == 4 && tries++ < 60) {
+    Driver b;
+    b.pid = start_child(as_host("host-b", {"resume"}), dir.path().string(), (dir / "b.log").string());
+    code = wait_child(b.pid);
+    b.pid = -1;
+    if (code == 4) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  REQUIRE_MESSAGE(code == 0, slurp(dir / "b.log"));
+  json before =
+      json::parse(relengine({"--state-dir", state, "status", "--json", "--journal"}, dir.path().string()).out);
+
+  ::kill(a.pid, SIGCONT);  // host A is back, and finds its lease gone
+  int a_code = wait_child(a.pid);
+  a.pid = -1;
+  std::string a_log = slurp(dir / "a.log");
+  INFO(a_log);
+  CHECK(a_code == 4);
+  CHECK(a_log.find("lost the lease of run") != std::string::npos);
+  json after = json::parse(relengine({"--state-dir", state, "status", "--json", "--journal"}, dir.path().string()).out);
+  CHECK(after["status"] == "succeeded");
+  CHECK(after["journal"].size() == before["journal"].size());  // A recorded nothing more
+  CHECK(after["steps"] == before["steps"]);
+  std::map<std::string, int> seen;
+  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  CHECK(seen.size() == 6u);
+  for (const auto& [id, n] : seen) {
+    CAPTURE(id);
+    CHECK(n == 1);
+  }
 }
