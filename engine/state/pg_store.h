@@ -19,8 +19,9 @@ bool is_postgres_url(const std::string& location);
 std::string masked_location(const std::string& location);
 
 // Opens the store in the database `url` names (libpq URL; PG* variables apply as with psql). The
-// tables live in the schema the connection's search_path names first (created when absent:
-// ?options=-csearch_path%3DNAME), else in the current schema. Throws StateError.
+// tables live in the connection's current schema: the first schema of its search_path that
+// exists; when none does, the first it names, created on first use (?options=-csearch_path%3DNAME:
+// name one schema). Throws StateError.
 std::unique_ptr<RunStore> open_postgres_store(const std::string& url, OpenMode mode);
 
 }  // namespace relengine::state
