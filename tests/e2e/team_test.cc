@@ -27,38 +27,69 @@ struct Driver {
   }
 };
 
+// Writes DIR/p.yaml: a chain of `steps` steps s0, s1, ..., each appending its id to DIR/ledger
+// unless its done_if finds it there (so an effect is never repeated); step `blocking` touches
+// sN-started, then waits for DIR/go. And an empty ledger.
+void ledger_playbook(const TempDir& dir, const std::string& name, int steps, int blocking) {
+  std::string pb = "version: 1\nname: " + name + "\nphases:\n  - id: p\n    steps:\n";
+  for (int i = 0; i < steps; ++i) {
+    std::string id = "s" + std::to_string(i);
+    pb += "      - id: " + id + "\n        done_if: grep -qx " + id + " ledger\n        run: " +
+          (i == blocking ? "touch " + id + "-started; while [ ! -e go ]; do sleep 0.05; done; " : std::string()) +
+          "echo " + id + " >> ledger\n";
+  }
+  write(dir / "p.yaml", pb);
+  write(dir / "ledger", "");
+}
+
+// How often each line is in DIR/ledger.
+std::map<std::string, int> ledger_counts(const TempDir& dir) {
+  std::map<std::string, int> seen;
+  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  return seen;
+}
+
+// relengine as host `host` (RELENGINE_HOST), its leases living 10 s.
+std::vector<std::string> as_host(const std::string& state, const std::string& host, std::vector<std::string> args) {
+  std::vector<std::string> argv = {
+      "/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN, "--state-dir", state};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// Host B resumes the run until it is no longer refused (exit 4: the lease has not expired yet);
+// its last exit code. Tries are bounded only against hanging.
+int take_over(const TempDir& dir, const std::string& state, int& tries) {
+  int code = 4;
+  tries = 0;
+  while (code == 4 && tries++ < 60) {
+    Driver b;
+    b.pid = start_child(as_host(state, "host-b", {"resume"}), dir.path().string(), (dir / "b.log").string());
+    code = wait_child(b.pid);
+    b.pid = -1;
+    if (code == 4) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return code;
+}
+
 }  // namespace
 
 TEST_CASE("two hosts, one run: one drives, the other waits for the lease to expire, takes over and finishes") {
   TempDir dir;
   const std::string state = (dir / "state").string();
-  std::string pb = "version: 1\nname: team\nphases:\n  - id: p\n    steps:\n";
   const int steps = 12;
-  for (int i = 0; i < steps; ++i) {
-    std::string id = "s" + std::to_string(i);
-    pb += "      - id: " + id + "\n        done_if: grep -qx " + id + " ledger\n";
-    // s3 waits for `go` (created once host A has been killed while s3 ran): the kill lands mid-step.
-    pb += std::string("        run: ") + (i == 3 ? "touch s3-started; while [ ! -e go ]; do sleep 0.05; done; " : "") +
-          "echo " + id + " >> ledger\n";
-  }
-  write(dir / "p.yaml", pb);
-  write(dir / "ledger", "");
-  auto as_host = [&](const std::string& host, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN, "--state-dir", state};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
+  // s3 waits for `go` (created once host A has been killed while s3 ran): the kill lands mid-step.
+  ledger_playbook(dir, "team", steps, 3);
 
   Driver a;
-  a.pid = start_child(as_host("host-a", {"run", "p.yaml"}), dir.path().string(), (dir / "a.log").string());
+  a.pid = start_child(as_host(state, "host-a", {"run", "p.yaml"}), dir.path().string(), (dir / "a.log").string());
   REQUIRE(a.pid > 0);
   const int a_pid = a.pid;
   REQUIRE(eventually([&] { return fs::exists(dir / "s3-started"); }));
 
   // Host B, while A drives: refused, naming A.
   Driver b;
-  b.pid = start_child(as_host("host-b", {"resume"}), dir.path().string(), (dir / "b1.log").string());
+  b.pid = start_child(as_host(state, "host-b", {"resume"}), dir.path().string(), (dir / "b1.log").string());
   CHECK(wait_child(b.pid) == 4);
   b.pid = -1;
   std::string refused = slurp(dir / "b1.log");
@@ -72,20 +103,14 @@ TEST_CASE("two hosts, one run: one drives, the other waits for the lease to expi
 
   // Host B tries again until A's lease has expired (10 s without a heartbeat): each refusal is
   // exit 4, then it takes over and finishes. Tries are bounded only against hanging.
-  int code = 4, tries = 0;
-  while (code == 4 && tries++ < 60) {
-    b.pid = start_child(as_host("host-b", {"resume"}), dir.path().string(), (dir / "b.log").string());
-    code = wait_child(b.pid);
-    b.pid = -1;
-    if (code == 4) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  int tries = 0;
+  int code = take_over(dir, state, tries);
   INFO(slurp(dir / "b.log"));
   REQUIRE(code == 0);
   MESSAGE("host B took over after " << tries << " tries");
 
   // Every step's line exactly once; s3, killed mid-step, was resumed by host B.
-  std::map<std::string, int> seen;
-  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  auto seen = ledger_counts(dir);
   CHECK(seen.size() == static_cast<std::size_t>(steps));
   for (const auto& [id, n] : seen) {
     CAPTURE(id);
@@ -234,15 +259,7 @@ TEST_CASE(
   TempDir dir;
   const std::string url = pg.url + "&options=-csearch_path%3Dfaults";
   const int steps = 200;
-  std::string pb = "version: 1\nname: faults\nphases:\n  - id: p\n    steps:\n";
-  for (int i = 0; i < steps; ++i) {
-    std::string id = "s" + std::to_string(i);
-    pb += "      - id: " + id + "\n        done_if: grep -qx " + id +
-          " ledger\n        run: " + (i == 50 ? "touch s50-started; while [ ! -e go ]; do sleep 0.05; done; " : "") +
-          "echo " + id + " >> ledger\n";
-  }
-  write(dir / "p.yaml", pb);
-  write(dir / "ledger", "");
+  ledger_playbook(dir, "faults", steps, 50);
   Driver d;
   d.pid =
       start_child({RELENGINE_BIN, "--state", url, "run", "p.yaml"}, dir.path().string(), (dir / "run.log").string());
@@ -265,8 +282,7 @@ TEST_CASE(
   Result resumed = relengine({"--state", url, "resume"}, dir.path().string());
   INFO(resumed.out << resumed.err);
   CHECK(resumed.code == 0);
-  std::map<std::string, int> seen;
-  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  auto seen = ledger_counts(dir);
   CHECK(seen.size() == static_cast<std::size_t>(steps));
   for (const auto& [id, n] : seen) {
     CAPTURE(id);
@@ -314,35 +330,15 @@ TEST_CASE(
     "more") {
   TempDir dir;
   const std::string state = (dir / "state").string();
-  std::string pb = "version: 1\nname: fence\nphases:\n  - id: p\n    steps:\n";
-  for (int i = 0; i < 6; ++i) {
-    std::string id = "s" + std::to_string(i);
-    pb += "      - id: " + id + "\n        done_if: grep -qx " + id +
-          " ledger\n        run: " + (i == 2 ? "touch s2-started; while [ ! -e go ]; do sleep 0.05; done; " : "") +
-          "echo " + id + " >> ledger\n";
-  }
-  write(dir / "p.yaml", pb);
-  write(dir / "ledger", "");
-  auto as_host = [&](const std::string& host, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "/usr/bin/env", "RELENGINE_HOST=" + host, "RELENGINE_LEASE_TTL=10", RELENGINE_BIN, "--state-dir", state};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
+  ledger_playbook(dir, "fence", 6, 2);
   Driver a;
-  a.pid = start_child(as_host("host-a", {"run", "p.yaml"}), dir.path().string(), (dir / "a.log").string());
+  a.pid = start_child(as_host(state, "host-a", {"run", "p.yaml"}), dir.path().string(), (dir / "a.log").string());
   REQUIRE(eventually([&] { return fs::exists(dir / "s2-started"); }));
   ::kill(a.pid, SIGSTOP);  // host A goes silent: no heartbeat, no writes
   write(dir / "go", "");   // (A's step may finish meanwhile; A cannot look)
 
-  int code = 4, tries = 0;
-  while (code == 4 && tries++ < 60) {
-    Driver b;
-    b.pid = start_child(as_host("host-b", {"resume"}), dir.path().string(), (dir / "b.log").string());
-    code = wait_child(b.pid);
-    b.pid = -1;
-    if (code == 4) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  int tries = 0;
+  int code = take_over(dir, state, tries);
   REQUIRE_MESSAGE(code == 0, slurp(dir / "b.log"));
   json before =
       json::parse(relengine({"--state-dir", state, "status", "--json", "--journal"}, dir.path().string()).out);
@@ -358,8 +354,7 @@ TEST_CASE(
   CHECK(after["status"] == "succeeded");
   CHECK(after["journal"].size() == before["journal"].size());  // A recorded nothing more
   CHECK(after["steps"] == before["steps"]);
-  std::map<std::string, int> seen;
-  for (const auto& l : lines(slurp(dir / "ledger"))) ++seen[l];
+  auto seen = ledger_counts(dir);
   CHECK(seen.size() == 6u);
   for (const auto& [id, n] : seen) {
     CAPTURE(id);
