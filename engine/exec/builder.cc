@@ -205,14 +205,18 @@ class Builder {
     double secs = 0;
     if (n.t0.time_since_epoch().count() != 0)
       secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - n.t0).count();
-    console_.transition(n.rec, secs);
+    told_.push_back({pending_.size() - 1, secs});
   }
 
+  // Commits what was saved, then says it: the console never shows a transition the store does
+  // not have (a store that fails here stops the run with exit 4, and none of it is shown).
   void flush() {
     flush_posted_ = false;
     write_logs();  // what the log has to say so far is written first (a `==> run` before its `running`)
     if (pending_.empty()) return;
     store_.save_steps(run_.id, pending_);
+    for (const auto& [i, secs] : told_) console_.transition(pending_[i].step, secs);
+    told_.clear();
     pending_.clear();
   }
 
@@ -1131,6 +1135,7 @@ class Builder {
   std::vector<std::pair<graph::Vertex, CommandSpec>> to_launch_;  // committed with the next launch()
   bool launch_posted_ = false;
   std::vector<state::RunStore::Transition> pending_;  // saved, not yet committed
+  std::vector<std::pair<std::size_t, double>> told_;  // which of pending_ to show once committed, how long each took
   bool flush_posted_ = false;
   std::map<std::string, std::string> engine_env_;
   std::unique_ptr<state::LogWriter> log_;  // the run's log in the store (nullptr: it cannot be kept)

@@ -273,8 +273,9 @@ TEST_CASE(
   INFO(log);
   CHECK(code == 4);  // the state problem: s50's result could not be recorded
   CHECK(log.find("lost the connection to the PostgreSQL store") != std::string::npos);
-  // Nothing started after it: s50's effect is there, no later step's (the console may already
-  // have said `s51: running`, the transition the engine could not commit, so never acted on).
+  // Nothing started after it: s50's effect is there, no later step's; and the console shows no
+  // transition the store does not have (s50's result and s51's start were one failed commit).
+  CHECK(log.find("s51: running") == std::string::npos);
   std::string before = slurp(dir / "ledger");
   CHECK(before.find("s50\n") != std::string::npos);
   CHECK(before.find("s51\n") == std::string::npos);
