@@ -32,6 +32,7 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 }  // namespace
 
 TEST_CASE("plan and list of the valid playbooks match their golden outputs") {
+  E2E_STORE_FREE();
   std::vector<fs::path> cases;
   for (const auto& e : fs::directory_iterator(kValid))
     if (e.path().extension() == ".args") cases.push_back(e.path());
@@ -53,6 +54,7 @@ TEST_CASE("plan and list of the valid playbooks match their golden outputs") {
 }
 
 TEST_CASE("validate: the peer pods playbook is valid — lint warnings fail only under --strict") {
+  E2E_STORE_FREE();
   Result r = relengine({"validate", kPeerpods});
   CHECK(r.code == 0);
   CHECK(r.out.find("valid (6 phases") != std::string::npos);
@@ -69,6 +71,7 @@ TEST_CASE("validate: the peer pods playbook is valid — lint warnings fail only
 }
 
 TEST_CASE("validate reports every problem of a file in one pass, sorted by position") {
+  E2E_STORE_FREE();
   TempDir dir;
   write(dir / "many.yaml",
         "version: 1\nname: many\nphases:\n  - id: p\n    steps:\n      - id: a\n        nedds: [x]\n        run: echo "
@@ -85,12 +88,14 @@ TEST_CASE("validate reports every problem of a file in one pass, sorted by posit
 }
 
 TEST_CASE("a missing or unreadable playbook is a clear error, exit 2") {
+  E2E_STORE_FREE();
   Result r = relengine({"validate", "/nonexistent/playbook.yaml"});
   CHECK(r.code == 2);
   CHECK(r.err.find("/nonexistent/playbook.yaml: error: cannot read the playbook") != std::string::npos);
 }
 
 TEST_CASE("plan: every input problem is reported together, exit 2, nothing written") {
+  E2E_STORE_FREE();
   TempDir dir;
   Result r = relengine({"plan", kPeerpods, "--set", "version=8.0", "--set", "alpha=two", "--set",
                         "skip_prerelease=maybe", "--set", "verison=v1.0.0", "--set", "novalue"},
@@ -108,6 +113,7 @@ TEST_CASE("plan: every input problem is reported together, exit 2, nothing writt
 }
 
 TEST_CASE("plan: --inputs file, with --set winning, and positioned errors in the file") {
+  E2E_STORE_FREE();
   TempDir dir;
   write(dir / "in.yaml", "version: v0.9.0\nalpha: 2\nkbs_ref: abc\n");
   auto args = concat({"plan", kPeerpods, "--inputs", (dir / "in.yaml").string(), "--json"}, peerpods_inputs());
@@ -130,6 +136,7 @@ TEST_CASE("plan: --inputs file, with --set winning, and positioned errors in the
 }
 
 TEST_CASE("plan: a secret input is read from its environment variable and never printed") {
+  E2E_STORE_FREE();
   const std::string secret = "ghp_TopSecretValue123";
   Result r = relengine(concat({"plan", kPeerpods}, peerpods_inputs()), "", "GITHUB_TOKEN=" + secret);
   REQUIRE(r.code == 0);
@@ -142,6 +149,7 @@ TEST_CASE("plan: a secret input is read from its environment variable and never 
 }
 
 TEST_CASE("plan: the injection guard refuses unsafe values in shell text and names the expression") {
+  E2E_STORE_FREE();
   TempDir dir;
   write(dir / "inj.yaml",
         "version: 1\nname: inj\ninputs:\n  msg: {required: true}\nphases:\n  - id: p\n    steps:\n"
@@ -160,6 +168,7 @@ TEST_CASE("plan: the injection guard refuses unsafe values in shell text and nam
 }
 
 TEST_CASE("plan --json of the peer pods playbook: phases in order, expansions, gates, irreversible tags") {
+  E2E_STORE_FREE();
   Result r = relengine(concat({"plan", kPeerpods, "--json"}, peerpods_inputs()));
   REQUIRE(r.code == 0);
   auto plan = nlohmann::json::parse(r.out);
@@ -193,6 +202,7 @@ TEST_CASE("plan --json of the peer pods playbook: phases in order, expansions, g
 }
 
 TEST_CASE("plan selection: unknown phase or step, and dependencies outside --phase") {
+  E2E_STORE_FREE();
   auto base = concat({"plan", kPeerpods}, peerpods_inputs());
   Result r = relengine(concat(base, {"--phase", "cutt"}));
   CHECK(r.code == 2);
@@ -215,6 +225,7 @@ TEST_CASE("plan selection: unknown phase or step, and dependencies outside --pha
 }
 
 TEST_CASE("list shows phases, gates, irreversible steps and for_each expansions without inputs") {
+  E2E_STORE_FREE();
   Result r = relengine({"list", kPeerpods});
   REQUIRE(r.code == 0);
   CHECK(r.out.find("6 phases") != std::string::npos);
@@ -224,6 +235,7 @@ TEST_CASE("list shows phases, gates, irreversible steps and for_each expansions 
 }
 
 TEST_CASE("--help on every subcommand, --version, and bad usage exits 2") {
+  E2E_STORE_FREE();
   for (std::string cmd : {"validate", "list", "plan"}) {
     Result r = relengine({cmd, "--help"});
     CAPTURE(cmd);
@@ -239,6 +251,7 @@ TEST_CASE("--help on every subcommand, --version, and bad usage exits 2") {
 }
 
 TEST_CASE("a generated 10,000-step playbook validates and plans") {
+  E2E_STORE_FREE();
   TempDir dir;
   std::string text = "version: 1\nname: big\nphases:\n";
   for (int p = 0; p < 10; ++p) {

@@ -9,6 +9,7 @@
 using namespace e2e;
 
 TEST_CASE("every invalid playbook gets exactly one error at the expected position, exit 2") {
+  E2E_STORE_FREE();
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(fs::path(TESTS_DIR) / "invalid"))
     if (entry.path().extension() == ".yaml") files.push_back(entry.path());

@@ -121,6 +121,15 @@ inline std::vector<std::string> with_store(std::vector<std::string> argv) {
     }                                                                                       \
   } while (false)
 
+// A test that involves no store (validate, plan, list, the CLI): run in e2e/ only.
+#define E2E_STORE_FREE()                                                             \
+  do {                                                                               \
+    if (::e2e::on_postgres()) {                                                      \
+      MESSAGE("involves no store: not run again against PostgreSQL (e2e/ runs it)"); \
+      return;                                                                        \
+    }                                                                                \
+  } while (false)
+
 inline Result relengine(const std::vector<std::string>& args, const std::string& cwd = "",
                         const std::string& env = "") {
   std::string line;
