@@ -7,6 +7,7 @@
 
 #include "model/exit_code.h"
 #include "plan/plan.h"
+#include "state/store.h"
 
 namespace relengine::cli {
 
@@ -56,5 +57,9 @@ int cmd_runs(const GlobalOptions& g, bool json);
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,
               const std::string& output);
 int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step);
+int cmd_report(const GlobalOptions& g, const std::string& run_id, const std::string& format, const std::string& output);
+// A run as status, runs and report show it: `running` only while a live driver holds it, else
+// `interrupted` (its driver died, or on another host went silent past its lease).
+state::RunStatus shown_status(const state::RunRecord& r);
 
 }  // namespace relengine::cli

@@ -115,6 +115,15 @@ int run(int argc, char** argv) {
   logs->add_option("RUN_ID", run_id, "The run")->required();
   logs->add_option("STEP", step, "The step")->required();
 
+  std::string report_format = "md", report_output;
+  auto* report =
+      app.add_subcommand("report", "The release record of a run: versions, approvals, tags, durations, failures");
+  report->add_option("RUN_ID", run_id, "The run (or latest)")->required();
+  report
+      ->add_option("--format", report_format, "md (Markdown, for a GitHub issue) or json (schemas/report.schema.json)")
+      ->check(CLI::IsMember({"md", "json"}));
+  report->add_option("-o,--output", report_output, "Write to FILE (atomically) instead of stdout")->type_name("FILE");
+
   std::string format = "ascii", output;
   auto* graph = app.add_subcommand("graph", "Draw the step graph, with a run's state");
   graph->add_option("PLAYBOOK", playbook, "The playbook file")->required();
@@ -146,6 +155,7 @@ int run(int argc, char** argv) {
   if (status->parsed()) return cli::cmd_status(g, run_id, json, journal);
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);
+  if (report->parsed()) return cli::cmd_report(g, run_id, report_format, report_output);
   if (graph->parsed()) return cli::cmd_graph(g, playbook, run_id, format, output);
   return cli::kBadInput;
 }

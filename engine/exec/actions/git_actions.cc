@@ -142,6 +142,7 @@ ActionResult git_tag(const nlohmann::json& with) {
 
   ActionResult out;
   out.outputs["sha"] = target;
+  out.outputs["tag"] = tag;  // (the release record lists the tags and the commits they name)
   if (!remote_sha.empty()) {
     out.kind = ActionResult::Kind::Unchanged;
     out.message = "tag " + tag + " is already on " + remote + " at " + target;
