@@ -3,12 +3,12 @@
 // rendered from it, fit to paste into a GitHub issue.
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <optional>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -142,12 +142,18 @@ std::string cell(const json& v) {
   std::string s = v.is_string() ? v.get<std::string>() : v.is_null() ? std::string("–") : v.dump();
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n' || c == '\r')
+      out += ' ';
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -180,10 +186,12 @@ std::string markdown(const json& r) {
   md << "| Finished | " << cell(run["finished"]) << " |\n";
   md << "| Duration | " << seconds(run["duration_s"]) << " |\n\n";
   md << "## Inputs\n\n";
-  if (r["inputs"].empty()) md << "(none recorded; secrets are never recorded)\n\n";
+  if (r["inputs"].empty())
+    md << "(none recorded; secrets are never recorded)\n\n";
   else {
     md << "| input | value |\n|---|---|\n";
-    for (const auto& [k, v] : r["inputs"].items()) md << "| " << code(k) << " | " << code(v.get<std::string>()) << " |\n";
+    for (const auto& [k, v] : r["inputs"].items())
+      md << "| " << code(k) << " | " << code(v.get<std::string>()) << " |\n";
     md << "\n(Secret inputs are never recorded.)\n\n";
   }
   md << "## Phases\n\n| phase | started | duration | steps |\n|---|---|---|---|\n";
@@ -192,12 +200,14 @@ std::string markdown(const json& r) {
        << p["steps"].size() << " |\n";
   md << "\n## Steps\n\n| step | phase | status | attempts | duration | message |\n|---|---|---|---|---|---|\n";
   for (const auto& s : r["steps"]) {
-    std::string status = s["status"].get<std::string>() + (s["reason"].is_string() ? ": " + s["reason"].get<std::string>() : "");
-    md << "| " << code(s["id"]) << " | " << cell(s["phase"]) << " | " << cell(status) << " | " << s["attempts"]
-       << " | " << seconds(s["duration_s"]) << " | " << cell(s["message"]) << " |\n";
+    std::string status =
+        s["status"].get<std::string>() + (s["reason"].is_string() ? ": " + s["reason"].get<std::string>() : "");
+    md << "| " << code(s["id"]) << " | " << cell(s["phase"]) << " | " << cell(status) << " | " << s["attempts"] << " | "
+       << seconds(s["duration_s"]) << " | " << cell(s["message"]) << " |\n";
   }
   md << "\n## Approvals\n\n";
-  if (r["approvals"].empty()) md << "(none)\n";
+  if (r["approvals"].empty())
+    md << "(none)\n";
   else {
     md << "| step | by | host | at | note |\n|---|---|---|---|---|\n";
     for (const auto& a : r["approvals"])
@@ -205,24 +215,28 @@ std::string markdown(const json& r) {
          << " | " << cell(a["host"]) << " | " << cell(a["at"]) << " | " << cell(a["note"]) << " |\n";
   }
   md << "\n## Tags\n\n";
-  if (r["tags"].empty()) md << "(none)\n";
+  if (r["tags"].empty())
+    md << "(none)\n";
   else {
     md << "| tag | commit | step |\n|---|---|---|\n";
-    for (const auto& t : r["tags"]) md << "| " << code(t["tag"]) << " | " << code(t["sha"]) << " | " << code(t["step"]) << " |\n";
+    for (const auto& t : r["tags"])
+      md << "| " << code(t["tag"]) << " | " << code(t["sha"]) << " | " << code(t["step"]) << " |\n";
   }
   if (!r["links"].empty()) {
     md << "\n## Links\n\n";
-    for (const auto& l : r["links"]) md << "- " << code(l["step"]) << " " << cell(l["output"]) << ": <" << cell(l["url"]) << ">\n";
+    for (const auto& l : r["links"])
+      md << "- " << code(l["step"]) << " " << cell(l["output"]) << ": <" << cell(l["url"]) << ">\n";
   }
   if (!r["skipped"].empty()) {
     md << "\n## Skipped\n\n| step | reason | message |\n|---|---|---|\n";
-    for (const auto& s : r["skipped"]) md << "| " << code(s["step"]) << " | " << cell(s["reason"]) << " | " << cell(s["message"]) << " |\n";
+    for (const auto& s : r["skipped"])
+      md << "| " << code(s["step"]) << " | " << cell(s["reason"]) << " | " << cell(s["message"]) << " |\n";
   }
   md << "\n## Failures\n\n";
   if (r["failures"].empty()) md << "(none)\n";
   for (const auto& f : r["failures"]) {
-    md << "- " << code(f["step"]) << " (" << cell(f["status"]) << ", " << f["attempts"] << " attempts): " << cell(f["message"])
-       << "\n\n  <details><summary>last lines of its log</summary>\n\n";
+    md << "- " << code(f["step"]) << " (" << cell(f["status"]) << ", " << f["attempts"]
+       << " attempts): " << cell(f["message"]) << "\n\n  <details><summary>last lines of its log</summary>\n\n";
     std::string text;
     for (const auto& l : f["log_tail"]) text += l.get<std::string>() + "\n";
     std::size_t longest = 0, run_len = 0;
@@ -237,7 +251,8 @@ std::string markdown(const json& r) {
 
 }  // namespace
 
-int cmd_report(const GlobalOptions& g, const std::string& run_id, const std::string& format, const std::string& output) {
+int cmd_report(const GlobalOptions& g, const std::string& run_id, const std::string& format,
+               const std::string& output) {
   if (format != "md" && format != "json") {
     std::cerr << "relengine: report --format: '" << format << "' is not md or json\n";
     return kBadInput;

@@ -48,9 +48,10 @@ struct Reported {
   std::string state = (dir / "state").string();
   std::string repo = (dir / "repo").string();
   Reported() {
-    Result r = shell("git init -q --bare " + quote((dir / "remote.git").string()) + " && git init -q " + quote(repo) +
-                     " && cd " + quote(repo) + " && git -c user.name=t -c user.email=t@x commit -q --allow-empty -m init" +
-                     " && git remote add origin " + quote((dir / "remote.git").string()));
+    Result r =
+        shell("git init -q --bare " + quote((dir / "remote.git").string()) + " && git init -q " + quote(repo) +
+              " && cd " + quote(repo) + " && git -c user.name=t -c user.email=t@x commit -q --allow-empty -m init" +
+              " && git remote add origin " + quote((dir / "remote.git").string()));
     REQUIRE_MESSAGE(r.code == 0, r.err);
     write(dir / "p.yaml", R"YAML(version: 1
 name: record
@@ -118,7 +119,9 @@ json step_of(const json& doc, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("report: the record of a gated run, a failed one and, resumed, a succeeded one — schema-valid, Markdown that renders, no secret") {
+TEST_CASE(
+    "report: the record of a gated run, a failed one and, resumed, a succeeded one — schema-valid, Markdown that "
+    "renders, no secret") {
   Reported r;
   // 1. Gated: the tag pushed (--yes), the gate waits.
   Result run = r.rel({"run", "p.yaml", "--yes"});
@@ -130,14 +133,16 @@ TEST_CASE("report: the record of a gated run, a failed one and, resumed, a succe
   remote_sha.pop_back();
   REQUIRE(gated["tags"].size() == 1);
   CHECK(gated["tags"][0] == json({{"step", "tag"}, {"tag", "v1.0.0"}, {"sha", remote_sha}}));
-  CHECK(gated["links"] == json::array({{{"step", "open-pr"}, {"output", "url"}, {"url", "https://github.com/example/repo/pull/42"}}}));
+  CHECK(gated["links"] ==
+        json::array({{{"step", "open-pr"}, {"output", "url"}, {"url", "https://github.com/example/repo/pull/42"}}}));
   CHECK(step_of(gated, "publish-gate")["status"] == "waiting");
   CHECK(gated["failures"].empty());
   CHECK(gated["skipped"].empty());  // the phase after the gate has not been reached
 
   // 2. Approved from elsewhere; the resume fails at `flaky` after its retry.
-  Result a = relengine({"--state-dir", r.state, "approve", r.run_id(), "publish-gate", "--as", "pradipta", "--note", "notes checked"},
-                       r.dir.path().string(), "RELENGINE_HOST=admin-laptop");
+  Result a = relengine(
+      {"--state-dir", r.state, "approve", r.run_id(), "publish-gate", "--as", "pradipta", "--note", "notes checked"},
+      r.dir.path().string(), "RELENGINE_HOST=admin-laptop");
   REQUIRE_MESSAGE(a.code == 0, a.err);
   Result failed_run = r.rel({"resume"});
   REQUIRE(failed_run.code == 1);
