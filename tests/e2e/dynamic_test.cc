@@ -6,34 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "run.h"
+#include "state_run.h"
 
 using namespace e2e;
 using json = nlohmann::json;
 
 namespace {
 
-struct Run {
-  TempDir dir;
-  std::string state = (dir / "state").string();
-  Result operator()(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"--state-dir", state});
-    return relengine(args, dir.path().string());
-  }
-  json status() const { return json::parse(relengine({"--state-dir", state, "status", "--json"}).out); }
-  json step(const std::string& id) const {
-    json all = status();  // kept: a range over a temporary's member would dangle
-    for (const auto& s : all["steps"])
-      if (s["id"] == id) return s;
-    return json();
-  }
-  std::vector<std::string> ids() const {
-    json all = status();
-    std::vector<std::string> out;
-    for (const auto& s : all["steps"]) out.push_back(s["id"]);
-    return out;
-  }
-};
+using Run = StateRun;
 
 bool has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();

@@ -10,27 +10,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "run.h"
+#include "state_run.h"
 
 using namespace e2e;
 using json = nlohmann::json;
 
 namespace {
 
-struct Run {
-  TempDir dir;
-  std::string state = (dir / "state").string();
-  Result operator()(std::vector<std::string> args, const std::string& env = "") const {
-    args.insert(args.begin(), {"--state-dir", state});
-    return relengine(args, dir.path().string(), env);
-  }
-  json status() const { return json::parse(relengine({"--state-dir", state, "status", "--json"}).out); }
-  json step(const std::string& id) const {
-    json all = status();
-    for (const auto& s : all["steps"])
-      if (s["id"] == id) return s;
-    return json();
-  }
+struct Run : StateRun {
   std::string sql(const std::string& query) const {
     Result r = shell("sqlite3 -readonly " + quote(state + "/state.db") + " " + quote(query));
     std::string out = r.out;

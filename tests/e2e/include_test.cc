@@ -5,27 +5,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "run.h"
+#include "state_run.h"
 
 using namespace e2e;
 using json = nlohmann::json;
 
 namespace {
 
-struct Run {
-  TempDir dir;
-  std::string state = (dir / "state").string();
-  Result operator()(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"--state-dir", state});
-    return relengine(args, dir.path().string());
-  }
-  json step(const std::string& id) const {
-    json all = json::parse(relengine({"--state-dir", state, "status", "--json"}).out);
-    for (const auto& s : all["steps"])
-      if (s["id"] == id) return s;
-    return json();
-  }
-};
+using Run = StateRun;
 
 const char* kGreet = R"YAML(version: 1
 kind: steps
