@@ -58,8 +58,10 @@ int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::st
               const std::string& output);
 int cmd_logs(const GlobalOptions& g, const std::string& run_id, const std::string& step);
 int cmd_report(const GlobalOptions& g, const std::string& run_id, const std::string& format, const std::string& output);
-// A run as status, runs and report show it: `running` only while a live driver holds it, else
-// `interrupted` (its driver died, or on another host went silent past its lease).
-state::RunStatus shown_status(const state::RunRecord& r);
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8040";
+  std::string token;
+};
+int cmd_serve(const GlobalOptions& g, const ServeOptions& options);
 
 }  // namespace relengine::cli

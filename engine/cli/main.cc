@@ -120,9 +120,24 @@ int run(int argc, char** argv) {
       app.add_subcommand("report", "The release record of a run: versions, approvals, tags, durations, failures");
   report->add_option("RUN_ID", run_id, "The run (or latest)")->required();
   report
-      ->add_option("--format", report_format, "md (Markdown, for a GitHub issue) or json (schemas/report.schema.json)")
-      ->check(CLI::IsMember({"md", "json"}));
+      ->add_option(
+          "--format", report_format,
+          "md (Markdown, for a GitHub issue), json (schemas/report.schema.json) or html (one self-contained page)")
+      ->check(CLI::IsMember({"md", "json", "html"}));
   report->add_option("-o,--output", report_output, "Write to FILE (atomically) instead of stdout")->type_name("FILE");
+
+  cli::ServeOptions serve_opts;
+  if (const char* t = std::getenv("RELENGINE_SERVE_TOKEN")) serve_opts.token = t;
+  auto* serve = app.add_subcommand(
+      "serve", "A read-only web view of the runs in the store: live step graphs, step logs, reports (docs/serve.md)");
+  serve
+      ->add_option("--listen", serve_opts.listen,
+                   "ADDRESS:PORT to listen on (default 127.0.0.1:8040; port 0: any free)")
+      ->type_name("ADDRESS:PORT");
+  serve
+      ->add_option("--token", serve_opts.token,
+                   "Require this token of every request (also RELENGINE_SERVE_TOKEN); required off loopback")
+      ->type_name("TOKEN");
 
   std::string format = "ascii", output;
   auto* graph = app.add_subcommand("graph", "Draw the step graph, with a run's state");
@@ -156,6 +171,7 @@ int run(int argc, char** argv) {
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);
   if (report->parsed()) return cli::cmd_report(g, run_id, report_format, report_output);
+  if (serve->parsed()) return cli::cmd_serve(g, serve_opts);
   if (graph->parsed()) return cli::cmd_graph(g, playbook, run_id, format, output);
   return cli::kBadInput;
 }

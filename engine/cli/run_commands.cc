@@ -100,21 +100,13 @@ json run_json(const state::RunRecord& r) {
   j["id"] = r.id;
   j["playbook"] = r.playbook;
   j["name"] = r.name;
-  j["status"] = state::name(shown_status(r));
+  j["status"] = state::name(state::shown_status(r));
   j["started"] = r.started;
   j["finished"] = r.finished.empty() ? json(nullptr) : json(r.finished);
   return j;
 }
 
 }  // namespace
-
-// A run whose driver died keeps status `running`; say so instead of pretending it runs.
-// (Its driver on another host: its lease expired.)
-RunStatus shown_status(const state::RunRecord& r) {
-  if (r.status != RunStatus::Running) return r.status;
-  if (r.lease_pid == 0 || !state::lease_held_elsewhere(r)) return RunStatus::Interrupted;
-  return r.status;
-}
 
 int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
             const plan::Selection& selection, const RunFlags& flags) {
@@ -188,7 +180,7 @@ int cmd_status(const GlobalOptions& g, const std::string& run_id, bool as_json, 
     auto run = find_run(*store, run_id);
     if (!run) return kStateProblem;
     auto steps = store->steps(run->id);
-    RunStatus status = shown_status(*run);
+    RunStatus status = state::shown_status(*run);
     if (as_json) {
       json j = run_json(*run);
       j["inputs"] = run->inputs;
@@ -269,7 +261,7 @@ int cmd_runs(const GlobalOptions& g, bool as_json) {
       return kOk;
     }
     for (const auto& r : runs) {
-      std::string_view shown = state::name(shown_status(r));
+      std::string_view shown = state::name(state::shown_status(r));
       std::cout << r.id << "  " << shown << std::string(12 - std::min<std::size_t>(11, shown.size()), ' ') << r.started
                 << "  " << r.name << " (" << r.playbook << ")\n";
     }

@@ -146,6 +146,12 @@ RunStatus stored_run_status(const std::string& text) {
   throw StateError("state database: unknown run status '" + text + "'");
 }
 
+RunStatus shown_status(const RunRecord& r) {
+  if (r.status != RunStatus::Running) return r.status;
+  if (r.lease_pid == 0 || !lease_held_elsewhere(r)) return RunStatus::Interrupted;
+  return r.status;
+}
+
 std::unique_ptr<RunStore> open_store(const std::string& location, OpenMode mode) {
   if (is_postgres_url(location)) return open_postgres_store(location, mode);
   switch (mode) {

@@ -220,6 +220,9 @@ std::string state_dir_hint(const std::string& location);
 // Is the run's lease held by another live process (this host: its pid alive and the same process;
 // another host: a heartbeat younger than the lease's time to live)?
 bool lease_held_elsewhere(const RunRecord& run);
+// A run as status, runs, report and serve show it: a run whose driver died keeps status `running`
+// in the store, and is shown `interrupted` (its driver on another host: its lease expired).
+RunStatus shown_status(const RunRecord& run);
 // What a driver is told when another holds the run's lease (StateError, exit 4).
 std::string lease_busy_message(const std::string& run_id, const RunRecord& lease);
 // What a driver that lost its lease is told (LeaseLost): who holds the run now.

@@ -338,7 +338,7 @@ TEST_CASE("resume validates an edited playbook in full — an unchanged one resu
   CHECK(sb.read("first") == "first\n");
 }
 
-TEST_CASE("logs: every attempt in the run's one log file, in order; the earlier layouts still read") {
+TEST_CASE("logs: every attempt in the run's one log file, in order, and the earlier layouts still read") {
   E2E_SQLITE_ONLY();
   Sandbox sb;
   sb.playbook(std::string(kHead) + R"(phases:

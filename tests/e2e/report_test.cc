@@ -90,7 +90,7 @@ phases:
     return relengine(args, dir.path().string(), "REPORT_TOKEN=" + kSecret);
   }
   std::string run_id() { return json::parse(rel({"runs", "--json"}).out)[0]["id"]; }
-  // The record in both formats, checked for what every record must be; the JSON returned.
+  // The record in every format, checked for what every record must be; the JSON returned.
   json record(const std::string& label) {
     CAPTURE(label);
     Result j = rel({"report", run_id(), "--format", "json"});
@@ -105,7 +105,25 @@ phases:
     CHECK(html.out.find("<table>") != std::string::npos);
     CHECK(html.out.find("<h1>Release record: record (run " + doc["run"]["id"].get<std::string>() + ")</h1>") !=
           std::string::npos);
-    for (const std::string& out : {j.out, text, html.out}) CHECK(out.find(kSecret) == std::string::npos);
+    // The HTML page: self-contained (no script, no resource from anywhere), every step a row,
+    // every approval and failure in it.
+    Result page = rel({"report", run_id(), "--format", "html", "-o", (dir / (label + ".html")).string()});
+    REQUIRE_MESSAGE(page.code == 0, page.err);
+    std::string h = slurp(dir / (label + ".html"));
+    CHECK(h.rfind("<!DOCTYPE html>", 0) == 0);
+    CHECK(h.find("</html>") != std::string::npos);
+    for (const char* external : {"<script", "<link", "src=", "url(", "@import"}) {
+      CAPTURE(external);
+      CHECK(h.find(external) == std::string::npos);
+    }
+    for (const auto& s : doc["steps"])
+      CHECK(h.find("<tr data-step=\"" + s["id"].get<std::string>() + "\" data-status=\"" +
+                   s["status"].get<std::string>() + "\">") != std::string::npos);
+    for (const auto& a : doc["approvals"]) CHECK(h.find(a["by"].get<std::string>()) != std::string::npos);
+    for (const auto& f : doc["failures"])
+      CHECK(h.find("<div class=\"failure\" data-step=\"" + f["step"].get<std::string>() + "\">") != std::string::npos);
+    CHECK(h.find("data-run-status=\"" + doc["run"]["status"].get<std::string>() + "\"") != std::string::npos);
+    for (const std::string& out : {j.out, text, html.out, h}) CHECK(out.find(kSecret) == std::string::npos);
     CHECK(doc["inputs"] == json({{"version", "v1.0.0"}}));  // the secret input not even named
     return doc;
   }

@@ -88,7 +88,7 @@ TEST_CASE("RunLog: a record cut off by a crash is dropped on the next open, and 
   CHECK(read_run_log(file, "a") == std::map<int, std::string>{{1, "whole record\n"}});
 }
 
-TEST_CASE("RunLog: damage in the middle is skipped up to the next record; step ids are JSON-escaped") {
+TEST_CASE("RunLog: damage in the middle is skipped up to the next record, and step ids are JSON-escaped") {
   TempDirectory dir;
   std::string error;
   auto one_record = [&](const std::string& name, const std::string& step, const std::string& text) {

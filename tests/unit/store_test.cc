@@ -315,7 +315,7 @@ TEST_CASE("the default store: $RELENGINE_STATE, else $RELENGINE_STATE_DIR, else 
   ::unsetenv("RELENGINE_STATE_DIR");
 }
 
-TEST_CASE("leases: another host's lease lives for the TTL after its last heartbeat; a takeover is noted") {
+TEST_CASE("leases: another host's lease lives for the TTL after its last heartbeat, and a takeover is noted") {
   ::setenv("RELENGINE_HOST", "host-b", 1);
   ::setenv("RELENGINE_LEASE_TTL", "30", 1);
   CHECK(lease_ttl_seconds() == 30);
@@ -337,7 +337,7 @@ TEST_CASE("leases: another host's lease lives for the TTL after its last heartbe
   ::unsetenv("RELENGINE_HOST");
 }
 
-TEST_CASE("approve: only a step still waiting as the approver saw it; the approval names who and where") {
+TEST_CASE("approve: only a step still waiting as the approver saw it, and the approval names who and where") {
   Dir d;
   auto store = SqliteStore::open(d.path.string(), true);
   store->create_run(sample_run("r1", "2026-12-01T10:00:00.000Z"), {});
