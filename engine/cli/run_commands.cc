@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <cerrno>
 
 #include <filesystem>
@@ -34,6 +36,11 @@ exec::RunOptions run_options(const GlobalOptions& g, const RunFlags& f) {
   o.quiet = g.quiet;
   o.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   o.color = g.color && isatty(STDOUT_FILENO);
+  // The progress line is redrawn in place with a carriage return and "erase line": on a terminal
+  // that has them (TERM=dumb says it has not), never in a log file or a pipe. NO_COLOR takes its
+  // colour, not the line.
+  const char* term = std::getenv("TERM");
+  o.progress = isatty(STDOUT_FILENO) && !(term && std::string(term) == "dumb") && !g.quiet;
   return o;
 }
 

@@ -73,7 +73,7 @@ class Builder {
         prep_(prep),
         run_(std::move(run)),
         opt_(opt),
-        console_(std::cout, ConsoleOptions{opt.color, opt.quiet, opt.verbose, opt.interactive && !opt.verbose}),
+        console_(std::cout, ConsoleOptions{opt.color, opt.quiet, opt.verbose, opt.progress && !opt.verbose}),
         io_(io),
         runner_(runner),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
@@ -218,6 +218,7 @@ class Builder {
     for (const auto& [i, secs] : told_) console_.transition(pending_[i].step, secs);
     told_.clear();
     pending_.clear();
+    draw_progress();
   }
 
   // ---- the run's log ----
@@ -1100,21 +1101,33 @@ class Builder {
     });
   }
 
+  // The progress line, redrawn every second and after every transition printed.
   void tick() {
     if (!console_.options().live) return;
     live_.expires_after(std::chrono::seconds(1));
     live_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      std::vector<std::string> names;
-      double longest = 0;
-      for (const auto& n : nodes_)
-        if (n.proc) {
-          names.push_back(n.rec.id);
-          longest = std::max(longest, std::chrono::duration<double>(std::chrono::steady_clock::now() - n.t0).count());
-        }
-      if (!names.empty()) console_.live(names, longest);
+      draw_progress();
       tick();
     });
+  }
+
+  void draw_progress() {
+    if (!console_.options().live || prompting_ || finished_) return;
+    Progress p;
+    p.total = nodes_.size();
+    p.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    for (const auto& n : nodes_) {
+      if (state::terminal(n.rec.status)) ++p.done;
+      if (n.rec.status == StepStatus::Running) {
+        if (p.phase.empty()) p.phase = n.rec.phase;
+        p.running.push_back(n.rec.id);
+      }
+    }
+    if (p.running.empty() && !waiting_.empty())
+      p.waiting = "waiting for approval of " + nodes_[waiting_.front()].rec.id +
+                  (waiting_.size() > 1 ? " and " + std::to_string(waiting_.size() - 1) + " more" : "");
+    console_.live(p);
   }
 
   state::RunStore& store_;
@@ -1128,6 +1141,7 @@ class Builder {
   asio::steady_timer heartbeat_;
   asio::steady_timer approval_timer_;  // --wait: the next look at the store for approvals
   asio::steady_timer live_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::deque<Node> nodes_;  // a deque: expansion appends nodes without moving the others
   std::vector<graph::Vertex> waiting_;
   std::vector<graph::Vertex> failed_;

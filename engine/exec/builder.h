@@ -29,6 +29,7 @@ struct RunOptions {
   bool quiet = false;
   bool color = false;
   bool interactive = false;  // stdin and stdout are terminals: gates ask
+  bool progress = false;     // stdout is a terminal that can redraw a line: keep a progress line
 };
 
 // Drives the run until nothing more can proceed; returns its exit code (SPEC §1). `records`: one

@@ -1,5 +1,8 @@
 #include "exec/console.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -82,14 +85,29 @@ void Console::note(const std::string& text) {
   out_.flush();
 }
 
-void Console::live(const std::vector<std::string>& running, double seconds) {
+std::string progress_line(const Progress& p, std::size_t width) {
+  std::string line = "[" + std::to_string(p.done) + "/" + std::to_string(p.total) + " done] ";
+  if (!p.phase.empty()) line += p.phase + ": ";
+  if (!p.running.empty()) {
+    line += "running ";
+    for (std::size_t i = 0; i < p.running.size() && i < 4; ++i) line += (i ? ", " : "") + p.running[i];
+    if (p.running.size() > 4) line += " and " + std::to_string(p.running.size() - 4) + " more";
+  } else if (!p.waiting.empty()) {
+    line += p.waiting;
+  }
+  std::string clock = "  " + format_seconds(p.elapsed);
+  if (width < clock.size() + 8) width = clock.size() + 8;
+  if (line.size() + clock.size() > width) line = line.substr(0, width - clock.size() - 3) + "...";
+  return line + clock;
+}
+
+void Console::live(const Progress& p) {
   if (!opt_.live || opt_.quiet) return;
-  std::string line = "running " + std::to_string(running.size()) + ": ";
-  for (std::size_t i = 0; i < running.size() && i < 4; ++i) line += (i ? ", " : "") + running[i];
-  if (running.size() > 4) line += ", ...";
-  line += "  (" + format_seconds(seconds) + ")";
-  if (line.size() > 100) line = line.substr(0, 97) + "...";
-  out_ << "\r\033[K" << paint(line, StepStatus::Running);
+  std::size_t width = 80;
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) width = ws.ws_col;
+  // One column short of the width: a line that fills it would wrap on some terminals.
+  out_ << "\r\033[K" << paint(progress_line(p, width - 1), StepStatus::Running);
   out_.flush();
   live_shown_ = true;
 }

@@ -16,7 +16,17 @@ struct ConsoleOptions {
   bool color = false;
   bool quiet = false;
   bool verbose = false;
-  bool live = false;  // stdout is a terminal: keep a live line of running steps
+  bool live = false;  // stdout is a terminal that can redraw a line: keep a progress line
+};
+
+// What the progress line says.
+struct Progress {
+  std::size_t done = 0;   // steps that ended (succeeded, skipped, failed, cancelled)
+  std::size_t total = 0;  // steps of the run
+  std::vector<std::string> running;
+  std::string phase;    // of the first running step ("" when none runs)
+  double elapsed = 0;   // seconds since this engine started driving the run
+  std::string waiting;  // what it waits for when nothing runs ("" when nothing)
 };
 
 class Console {
@@ -26,7 +36,9 @@ class Console {
   void transition(const state::StepRecord& step, double seconds);
   void step_output(const std::string& step, const std::string& line);
   void note(const std::string& text);  // plain information
-  void live(const std::vector<std::string>& running, double seconds);
+  // The one live line at the bottom: drawn in place (carriage return, erase line), never wider
+  // than the terminal, gone with clear_live(); every other line is printed above it.
+  void live(const Progress& p);
   void clear_live();
   void summary(const std::vector<state::StepRecord>& steps);
   std::string paint(const std::string& text, state::StepStatus status) const;
@@ -39,5 +51,7 @@ class Console {
 };
 
 std::string format_seconds(double seconds);
+// The progress line's text, at most `width` columns (ASCII).
+std::string progress_line(const Progress& p, std::size_t width);
 
 }  // namespace relengine::exec
