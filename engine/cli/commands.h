@@ -25,6 +25,7 @@ struct GlobalOptions {
   bool verbose = false;
   bool quiet = false;
   bool color = true;
+  std::string log_level;  // of the engine's own log: "" for $RELENGINE_LOG, else info
 };
 
 struct InputOptions {

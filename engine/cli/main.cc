@@ -48,6 +48,10 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "Stream step output");
   app.add_flag("-q,--quiet", g.quiet, "Print less");
   app.add_flag("--no-color", no_color, "No colour (also: NO_COLOR, or stdout not a terminal)");
+  app.add_option("--log-level", g.log_level,
+                 "The engine's own log of a run (logs/RUN.engine.log in the state directory): trace, debug, info "
+                 "(default), warn, error or off (also: RELENGINE_LOG)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   std::string playbook;
   bool strict = false;

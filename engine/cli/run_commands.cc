@@ -34,6 +34,7 @@ exec::RunOptions run_options(const GlobalOptions& g, const RunFlags& f) {
   o.wait = f.wait;
   o.verbose = g.verbose;
   o.quiet = g.quiet;
+  o.log_level = g.log_level;
   o.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   o.color = g.color && isatty(STDOUT_FILENO);
   // The progress line is redrawn in place with a carriage return and "erase line": on a terminal

@@ -27,6 +27,7 @@
 #include "exec/console.h"
 #include "exec/schedule.h"
 #include "load/loader.h"
+#include "log/engine_log.h"
 #include "model/exit_code.h"
 
 extern char** environ;
@@ -214,6 +215,11 @@ class Builder {
     flush_posted_ = false;
     write_logs();  // what the log has to say so far is written first (a `==> run` before its `running`)
     if (pending_.empty()) return;
+    if (englog::enabled(spdlog::level::debug)) {
+      std::string what;
+      for (const auto& t : pending_) what += (what.empty() ? "" : ", ") + t.step.id + " " + t.transition;
+      englog::debug("commit {} transition(s): {}", pending_.size(), what);
+    }
     store_.save_steps(run_.id, pending_);
     for (const auto& [i, secs] : told_) console_.transition(pending_[i].step, secs);
     told_.clear();
@@ -295,6 +301,7 @@ class Builder {
       n.rec.status = StepStatus::Cancelled;
       n.rec.message = "upstream step " + blocker + " did not succeed";
       n.rec.finished = state::now_rfc3339();
+      englog::info("decide {}: cancelled, upstream {} did not succeed", n.rec.id, blocker);
       save(n, "cancelled", n.rec.message);
       finish(n);
       return true;
@@ -319,19 +326,31 @@ class Builder {
         n.rec.reason = "condition";
         n.rec.message = n.rendered.condition_text;
         n.rec.finished = state::now_rfc3339();
+        englog::info("decide {}: skipped, its condition is false ({})", n.rec.id, n.rec.message);
         save(n, "skipped");
         finish(n);
         return true;
       }
       check_approval(n);
-      if (n.rendered.gate) return gate(n);
+      if (n.rendered.gate) {
+        englog::info("decide {}: a manual gate{}", n.rec.id,
+                     n.rec.approved_by.empty() ? "" : ", approved by " + n.rec.approved_by);
+        return gate(n);
+      }
       if (n.rendered.irreversible && !opt_.yes && n.rec.approved_by.empty()) {
         wait_for_approval(n, "irreversible: confirm with --yes, or approve it");
         return true;
       }
     }
-    if (!schedule_.slot_free()) return false;
-    if (!schedule_.take_lock(n.v, lock_of(n))) return true;  // ready again when the lock is free
+    if (!schedule_.slot_free()) {
+      englog::debug("decide {}: ready, waiting for a free slot ({} running)", n.rec.id, schedule_.running());
+      return false;
+    }
+    if (!schedule_.take_lock(n.v, lock_of(n))) {
+      englog::debug("decide {}: ready, waiting for lock '{}'", n.rec.id, lock_of(n));
+      return true;  // ready again when the lock is free
+    }
+    englog::info("decide {}: start attempt {}", n.rec.id, n.rec.attempts + 1);
     start_attempt(n);
     return true;
   }
@@ -400,6 +419,8 @@ class Builder {
     n.rec.approval_note = note;
     n.rec.auto_approved = automatic;
     n.rec.approved_fingerprint = plan::fingerprint(n.rendered);
+    englog::info("approval of {} by {} on {}{}: {}", n.rec.id, n.rec.approved_by, n.rec.approved_host,
+                 automatic ? " (automatic)" : "", note);
   }
 
   bool gate(Node& n) {
@@ -428,6 +449,7 @@ class Builder {
       n.rec.started = state::now_rfc3339();  // waiting since
       n.rec.fingerprint = fingerprint;
       n.rec.message = why.empty() ? first_line(n.rendered.action.text) : why;
+      englog::info("decide {}: wait for approval ({})", n.rec.id, n.rec.message);
       save(n, "waiting", n.rec.message);
     }
     waiting_.push_back(n.v);
@@ -594,6 +616,7 @@ class Builder {
       n.proc = runner_.start(
           spec, [this, v = n.v](std::string_view chunk) { on_output(nodes_[v], chunk); },
           [this, v = n.v](const ExitStatus& st) { on_exit(nodes_[v], st); });
+      englog::debug("spawn {} {}: pid {} in {}", n.rec.id, stage_name(n.stage), n.proc->pid(), spec.workdir);
     }
     // While the commands run: what their results will record anyway.
     for (auto& [v, spec] : batch) fingerprint_of(nodes_[v]);
@@ -633,7 +656,26 @@ class Builder {
     if (opt_.verbose) console_.step_output(n.rec.id, line);
   }
 
+  static const char* stage_name(Node::Stage s) {
+    switch (s) {
+      case Node::Stage::DoneIf:
+        return "done_if";
+      case Node::Stage::Pre:
+        return "precondition";
+      case Node::Stage::Action:
+        return "action";
+      case Node::Stage::Verify:
+        return "verify";
+      case Node::Stage::None:
+        break;
+    }
+    return "-";
+  }
+
   void on_exit(Node& n, const ExitStatus& st) {
+    englog::debug("exit {} {}: {}{}", n.rec.id, stage_name(n.stage),
+                  st.spawned ? "code " + std::to_string(st.code) : "not started: " + st.message,
+                  n.timed_out ? " (timed out)" : "");
     n.partial.append(n.masker.flush());
     on_output(n, {});
     if (!n.partial.empty()) emit_line(n, n.partial), n.partial.clear();
@@ -660,6 +702,7 @@ class Builder {
           n.rec.finished = state::now_rfc3339();
           n.rec.fingerprint = fingerprint_of(n);
           end_attempt(n);
+          englog::info("decide {}: skipped, its done_if says it is done", n.rec.id);
           save(n, "skipped");
           finish(n);
           pump();
@@ -744,12 +787,15 @@ class Builder {
     n.rec.finished = state::now_rfc3339();
     n.rec.fingerprint = fingerprint_of(n);
     end_attempt(n);
+    englog::info("{} {}{} after attempt {}", n.rec.id, state::name(n.rec.status), unchanged ? " (unchanged)" : "",
+                 n.rec.attempts);
     save(n, std::string(state::name(n.rec.status)));
     finish(n);
     pump();
   }
 
   void fail(Node& n, const std::string& message) {
+    englog::info("{} failed: {}", n.rec.id, message);
     n.rec.status = StepStatus::Failed;
     n.rec.message = message;
     n.rec.finished = state::now_rfc3339();
@@ -768,6 +814,8 @@ class Builder {
     }
     auto wait = model::retry_delay(n.rendered.retry, n.attempts_here);
     double delay = static_cast<double>(wait.count()) / 1000;
+    englog::info("{} attempt {} failed: {}; retry {} of {} in {}", n.rec.id, n.rec.attempts, message,
+                 n.attempts_here + 1, allowed, format_seconds(delay));
     end_attempt(n);
     schedule_.release(n.v);
     n.rec.status = StepStatus::Pending;
@@ -892,6 +940,7 @@ class Builder {
       m.rec.approval_note = a.approval_note, m.rec.approved_fingerprint = a.approved_fingerprint;
       m.rec.auto_approved = false;
       m.rec.status = StepStatus::Pending;
+      englog::info("approval of {} picked up from the store: by {} on {}", m.rec.id, a.approved_by, a.approved_host);
       console_.note("[" + m.rec.phase + "] " + m.rec.id + ": approved by " + a.approved_by +
                     (a.approved_host.empty() ? "" : " on " + a.approved_host) +
                     (a.approval_note.empty() ? "" : ": " + a.approval_note));
@@ -977,6 +1026,7 @@ class Builder {
     flush();
     store_.set_run_status(run_.id, status, status != RunStatus::Paused);
     store_.release_lease(run_.id);
+    englog::info("run {} {} (exit {}); lease released", run_.id, state::name(status), exit_code_);
     report(status);
     shutdown();
   }
@@ -1050,6 +1100,8 @@ class Builder {
 
   void on_signal(const boost::system::error_code& ec, int sig) {
     if (ec) return;
+    englog::warn("signal {} ({}): {}", sig, strsignal(sig),
+                 interrupting_ ? "a second one: killing the running steps" : "terminating the running steps");
     if (!interrupting_) {
       interrupting_ = true;
       console_.note(std::string("\nrelengine: ") + strsignal(sig) +
@@ -1075,6 +1127,7 @@ class Builder {
     flush();
     store_.set_run_status(run_.id, RunStatus::Interrupted, true);
     store_.release_lease(run_.id);
+    englog::info("run {} interrupted (exit {}); lease released", run_.id, exit_code_);
     std::vector<StepRecord> all;
     for (auto v : prep_.graph.topological_order()) all.push_back(nodes_[v].rec);
     console_.summary(all);
@@ -1089,12 +1142,15 @@ class Builder {
       if (ec) return;
       try {
         store_.heartbeat(run_.id);
-      } catch (const state::LeaseLost&) {
+        englog::debug("heartbeat of the lease on run {}", run_.id);
+      } catch (const state::LeaseLost& e) {
+        englog::error("lease lost: {}", e.what());
         throw;  // another driver has the run: stop at once (exit 4)
-      } catch (const state::StoreLost&) {
+      } catch (const state::StoreLost& e) {
+        englog::error("store lost: {}", e.what());
         throw;  // the store cannot be written any more: stop (exit 4)
-      } catch (const state::StateError&) {
-        // A busy database delays one heartbeat; the lease stays ours.
+      } catch (const state::StateError& e) {
+        englog::warn("heartbeat delayed: {}", e.what());  // a busy database: the lease stays ours
       }
       runner_.heartbeat();  // a dead supervisor is replaced within 5 s
       beat();

@@ -30,6 +30,7 @@ struct RunOptions {
   bool color = false;
   bool interactive = false;  // stdin and stdout are terminals: gates ask
   bool progress = false;     // stdout is a terminal that can redraw a line: keep a progress line
+  std::string log_level;     // --log-level of the engine's own log ("" : $RELENGINE_LOG, else info)
 };
 
 // Drives the run until nothing more can proceed; returns its exit code (SPEC §1). `records`: one

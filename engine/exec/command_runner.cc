@@ -18,6 +18,7 @@ class ProcessCommand : public CommandRunner::Command {
   ~ProcessCommand() override;
   void terminate() override { group_.terminate(); }
   void kill() override { group_.kill(); }
+  int pid() const override { return static_cast<int>(group_.pid()); }
   void check_exit() { group_.check_exit(); }
 
  private:

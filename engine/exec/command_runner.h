@@ -18,8 +18,9 @@ class CommandRunner {
   class Command {
    public:
     virtual ~Command() = default;
-    virtual void terminate() = 0;  // TERM, then KILL after the spec's grace period
-    virtual void kill() = 0;       // KILL now (a timeout)
+    virtual void terminate() = 0;          // TERM, then KILL after the spec's grace period
+    virtual void kill() = 0;               // KILL now (a timeout)
+    virtual int pid() const { return 0; }  // its process (0: none, or not a process)
   };
   using OutputHandler = std::function<void(std::string_view)>;
   using ExitHandler = std::function<void(const ExitStatus&)>;

@@ -1,5 +1,7 @@
 #include "exec/session.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
@@ -14,8 +16,10 @@
 #include "exec/reconcile.h"
 #include "graph/step_graph.h"
 #include "load/loader.h"
+#include "log/engine_log.h"
 #include "model/exit_code.h"
 #include "plan/playbook_file.h"
+#include "state/pg_store.h"
 #include "state/store.h"
 
 namespace relengine::exec {
@@ -73,6 +77,37 @@ std::optional<model::Playbook> load_checked(const std::string& path, const state
 }
 
 // Every step rendered once with what is known now: an unsafe value stops the run before anything runs.
+// Where the engine's own log of a run goes: $RELENGINE_LOG_DIR, else the logs directory of the
+// state directory, else (a PostgreSQL store, which has no directory) .relengine/logs.
+fs::path engine_log_file(const std::string& location, const std::string& run_id) {
+  fs::path dir;
+  if (const char* d = std::getenv("RELENGINE_LOG_DIR"); d && *d)
+    dir = d;
+  else if (!state::is_postgres_url(location))
+    dir = fs::path(location) / "logs";
+  else
+    dir = ".relengine/logs";
+  return dir / (run_id + ".engine.log");
+}
+
+// The engine's own log of this run (docs/engine-log.md), open while this lives. A log that cannot
+// be opened is said once; the run goes on without it.
+class EngineLogScope {
+ public:
+  EngineLogScope(const englog::Settings& settings, const std::string& location, const std::string& run_id,
+                 const load::SecretMasker& masker) {
+    std::string error;
+    auto file = engine_log_file(location, run_id);
+    if (!englog::open(
+            file, settings, [masker](std::string_view text) { return masker.mask(text); }, error))
+      std::cerr << "relengine: the engine's log " << file.string() << " cannot be written (" << error
+                << "); going on without it\n";
+  }
+  ~EngineLogScope() { englog::close(); }
+  EngineLogScope(const EngineLogScope&) = delete;
+  EngineLogScope& operator=(const EngineLogScope&) = delete;
+};
+
 bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Plan& plan) {
   load::Diagnostics diags;
   plan = plan::make_plan(prep, sel, diags);
@@ -87,6 +122,11 @@ bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Pla
 
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
               const RunOptions& opt) {
+  englog::Settings log_settings;
+  if (std::string error; !englog::settings(opt.log_level, log_settings, error)) {
+    std::cerr << "relengine: " << error << "\n";
+    return kBad;
+  }
   auto pb = load_checked(playbook_path);
   if (!pb) return kBad;
   load::Diagnostics diags;
@@ -128,6 +168,9 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
     }
     store->create_run(run, records);
     store->acquire_lease(run.id);
+    EngineLogScope engine_log(log_settings, opt.state_dir, run.id, prep.inputs.masker());
+    englog::info("run {} of {} ({}), {} steps, state in {}, lease taken by pid {} on {}", run.id, run.playbook,
+                 run.playbook_hash, records.size(), store->location(), ::getpid(), state::host_name());
     if (!opt.quiet)
       std::cout << "Run " << run.id << ": " << pb->name.value << " (" << plan.steps.size() << " steps), state in "
                 << store->location() << "\n";
@@ -141,6 +184,11 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
 }
 
 int resume_run(const ResumeRequest& req, const RunOptions& opt) {
+  englog::Settings log_settings;
+  if (std::string error; !englog::settings(opt.log_level, log_settings, error)) {
+    std::cerr << "relengine: " << error << "\n";
+    return kBad;
+  }
   try {
     // A dry run reads the state without changing a byte of it (no lease, no migration).
     auto store = state::open_store(opt.state_dir, opt.dry_run ? state::OpenMode::ReadOnly : state::OpenMode::Existing);
@@ -249,6 +297,14 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     print_reconciliation(std::cout, *run, rec);
     if (opt.dry_run) return kOk;  // nothing written, anywhere
 
+    EngineLogScope engine_log(log_settings, opt.state_dir, run->id, prep.inputs.masker());
+    englog::info("resume of run {} ({}), lease taken by pid {} on {}", run->id, run->playbook, ::getpid(),
+                 state::host_name());
+    for (const auto& t : rec.writes)
+      englog::info("reconcile {}: {}{}", t.step.id,
+                   t.transition.empty() ? std::string(state::name(t.step.status)) : t.transition,
+                   t.message.empty() ? "" : " (" + t.message + ")");
+    for (const auto& [id, why] : rec.removed) englog::info("reconcile {}: removed ({})", id, why);
     for (const auto& st : reexpand) store->forget_expansion(run->id, st);
     for (const auto& [id, why] : rec.removed) store->remove_step(run->id, id);
     store->save_steps(run->id, rec.writes);  // one transaction, not one fsync per step

@@ -32,7 +32,7 @@ TEST_CASE("progress_line: done of total, the phase, the running steps, the time,
   CHECK(progress_line(p, 100) == "[3/12 done] waiting for approval of gate  1m02s");
 }
 
-TEST_CASE("Console: a transition erases the live line first; without `live` none is drawn") {
+TEST_CASE("Console: a transition erases the live line first, and without `live` none is drawn") {
   std::ostringstream out;
   Console live(out, ConsoleOptions{false, false, false, true});
   Progress p;
