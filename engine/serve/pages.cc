@@ -198,6 +198,8 @@ const char* kScript = R"js('use strict';
   }
 
   mark(null);
+  const asked = new URLSearchParams(window.location.search).get('step');  // /runs/ID?step=STEP: shown at once
+  if (asked) select(asked);
   document.querySelectorAll('#steps tr[data-step]').forEach((tr) => tr.addEventListener('click', () => select(tr.dataset.step)));
   const events = new EventSource(`/api/runs/${enc(id)}/events`);
   events.addEventListener('state', (e) => {

@@ -212,6 +212,11 @@ TEST_CASE(
   CHECK(browser.attribute("#panel", "data-status") == "succeeded");
   CHECK(browser.text("#panel").find("https://github.com/example/repo/pull/7") != std::string::npos);
 
+  // A link to a step: the page opens with its panel.
+  browser.open(live.url + "runs/latest?step=first");
+  CHECK(eventually([&] { return browser.attribute("#panel", "data-step") == "first"; }));
+  CHECK(eventually([&] { return browser.text("#panel pre.log").find("first-line") != std::string::npos; }));
+
   // The report it links to.
   auto [code, body] = live.get("runs/latest/report.md");
   CHECK(code == 200);
