@@ -26,9 +26,11 @@ Result run_once(const TempDir& tmp) {
 }
 
 // The one run's log under STATE/logs.
-fs::path run_log(const fs::path& state) {
+// The run's log of step output (logs/RUN.log), or with `engine` the engine's own (logs/RUN.engine.log).
+fs::path run_log(const fs::path& state, bool engine = false) {
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(state / "logs", ec)) return e.path();
+  for (const auto& e : fs::directory_iterator(state / "logs", ec))
+    if ((e.path().string().find(".engine.") != std::string::npos) == engine) return e.path();
   return {};
 }
 
@@ -59,7 +61,7 @@ TEST_CASE("an existing state directory keeps its permissions — the state.db cr
 
 // The log files are created by the Builder (exec/builder.cc) through io::make_private_dirs and
 // io::open_private_file (engine/io/private_file.h).
-TEST_CASE("a run's logs are private: logs/ 0700, the run's log file 0600, whatever the umask") {
+TEST_CASE("a run's logs are private: logs/ 0700, the run's log file and the engine's 0600, whatever the umask") {
   E2E_SQLITE_ONLY();
   for (bool existing : {false, true}) {
     CAPTURE(existing);
@@ -76,5 +78,8 @@ TEST_CASE("a run's logs are private: logs/ 0700, the run's log file 0600, whatev
     CHECK(mode_of(state / "logs") == 0700);
     CHECK(slurp(log).find("token=abc123") != std::string::npos);
     CHECK(mode_of(log) == 0600);
+    fs::path engine_log = run_log(state, true);
+    REQUIRE(!engine_log.empty());
+    CHECK(mode_of(engine_log) == 0600);
   }
 }
