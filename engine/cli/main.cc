@@ -116,7 +116,7 @@ int run(int argc, char** argv) {
   runs->add_flag("--json", json, "Print JSON");
 
   auto* logs = app.add_subcommand("logs", "Print the log of every attempt of a step");
-  logs->add_option("RUN_ID", run_id, "The run")->required();
+  logs->add_option("RUN_ID", run_id, "The run (or latest)")->required();
   logs->add_option("STEP", step, "The step")->required();
 
   std::string report_format = "md", report_output;

@@ -52,7 +52,7 @@ int state_error(const std::string& message) {
 
 // The run named, or the most recent one; nullopt after printing why (exit 4).
 std::optional<state::RunRecord> find_run(state::RunStore& store, const std::string& id) {
-  auto run = id.empty() ? store.latest_run() : store.find_run(id);
+  auto run = id.empty() || id == "latest" ? store.latest_run() : store.find_run(id);
   if (!run) {
     std::vector<std::string> ids;
     for (const auto& r : store.runs()) ids.push_back(r.id);

@@ -19,12 +19,14 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "exec/console.h"
+#include "exec/outputs.h"
 #include "exec/schedule.h"
 #include "load/loader.h"
 #include "log/engine_log.h"
@@ -178,6 +180,7 @@ class Builder {
     std::string partial;
     load::SecretMasker masker;  // of the command's output stream
     fs::path output_file;
+    fs::path result_file;  // a built-in action's report
     std::chrono::steady_clock::time_point t0;
   };
 
@@ -505,6 +508,7 @@ class Builder {
     n.t0 = std::chrono::steady_clock::now();
     n.timed_out = false;
     n.output_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".output");
+    n.result_file = output_dir_ / (std::to_string(n.v) + "-attempt-" + std::to_string(n.rec.attempts) + ".result");
     n.masker = prep_.inputs.masker();
     save(n, "running");  // committed before anything runs
     // No step runs without its log: a log that cannot be kept fails the step, with the reason.
@@ -589,8 +593,10 @@ class Builder {
     }
     spec.workdir = n.rendered.workdir;
     spec.env = environment(n);
-    if (stage == Node::Stage::Action && n.rendered.action.kind == model::ActionKind::Uses)
+    if (stage == Node::Stage::Action && n.rendered.action.kind == model::ActionKind::Uses) {
       spec.env["RELENGINE_WITH"] = expr::to_json(n.rendered.action.with);
+      spec.env["RELENGINE_ACTION_RESULT"] = n.result_file.string();
+    }
     log(n, "==> " + label + "\n");
     graveyard_.push_back(std::move(n.proc));
     // Started right after the handlers that are ready now, so that the commands which become
@@ -695,7 +701,10 @@ class Builder {
     switch (n.stage) {
       case Node::Stage::DoneIf:
         if (st.code == 0) {
-          read_outputs(n);
+          if (auto error = read_outputs(n); !error.empty()) {
+            attempt_failed(n, error, true);
+            return;
+          }
           n.rec.status = StepStatus::Skipped;
           n.rec.reason = "done";
           n.rec.exit_code.reset();
@@ -741,32 +750,50 @@ class Builder {
     }
   }
 
-  void read_outputs(Node& n) {
-    static const std::regex key("^[A-Za-z_][A-Za-z0-9_.-]*$");
+  // The whole of a file the command may have written, then the file removed ("" when absent).
+  static std::string take_file(const fs::path& path) {
     std::string whole;
     int fd;
-    while ((fd = ::open(n.output_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+    while ((fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
     }
-    if (fd >= 0) {
-      char buf[8192];
-      for (ssize_t r; (r = ::read(fd, buf, sizeof buf)) != 0;) {
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) break;
-        whole.append(buf, static_cast<std::size_t>(r));
-      }
-      ::close(fd);
-      ::unlink(n.output_file.c_str());
+    if (fd < 0) return whole;
+    char buf[8192];
+    for (ssize_t r; (r = ::read(fd, buf, sizeof buf)) != 0;) {
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) break;
+      whole.append(buf, static_cast<std::size_t>(r));
     }
-    if (whole.empty()) return;                        // the usual case: no outputs
-    std::istringstream in(prep_.inputs.mask(whole));  // masked as a whole: a secret may span lines
-    for (std::string line; std::getline(in, line);) {
-      auto eq = line.find('=');
-      if (eq == std::string::npos || !std::regex_match(line.substr(0, eq), key)) {
-        if (!line.empty()) log(n, "relengine: ignored output line (not KEY=VALUE): " + line + "\n");
-        continue;
-      }
-      n.rec.outputs[line.substr(0, eq)] = line.substr(eq + 1);
-    }
+    ::close(fd);
+    ::unlink(path.c_str());
+    return whole;
+  }
+
+  // What the command wrote to $RELENGINE_OUTPUT (exec/outputs: NAME=VALUE and NAME<<DELIMITER),
+  // masked as a whole (a secret may span lines). "" or why the outputs cannot be read.
+  std::string read_outputs(Node& n) {
+    std::string whole = take_file(n.output_file);
+    if (whole.empty()) return "";  // the usual case: no outputs
+    ParsedOutputs parsed = parse_outputs(prep_.inputs.mask(whole));
+    for (const auto& note : parsed.notes) log(n, "relengine: " + note + "\n");
+    if (!parsed.error.empty()) return parsed.error;
+    for (auto& [k, v] : parsed.values) n.rec.outputs[k] = std::move(v);
+    return "";
+  }
+
+  // A built-in action's own report (its $RELENGINE_ACTION_RESULT, JSON): whether it found nothing
+  // to change, and why. Not in $RELENGINE_OUTPUT, so that no value can say it.
+  struct ActionReport {
+    bool unchanged = false;
+    std::string message;
+  };
+  ActionReport read_action_report(Node& n) {
+    ActionReport r;
+    if (n.rendered.action.kind != model::ActionKind::Uses) return r;
+    auto j = nlohmann::json::parse(take_file(n.result_file), nullptr, false);
+    if (!j.is_object()) return r;
+    r.unchanged = j.value("unchanged", false);
+    r.message = j.value("message", "");
+    return r;
   }
 
   void end_attempt(Node& n) {
@@ -775,13 +802,13 @@ class Builder {
   }
 
   void succeed(Node& n) {
-    read_outputs(n);
-    bool unchanged = n.rec.outputs.count("relengine.unchanged") > 0;
-    n.rec.outputs.erase("relengine.unchanged");
-    if (auto it = n.rec.outputs.find("relengine.message"); it != n.rec.outputs.end()) {
-      if (unchanged) n.rec.message = it->second;  // why there was nothing to do
-      n.rec.outputs.erase(it);
+    if (auto error = read_outputs(n); !error.empty()) {
+      attempt_failed(n, error, true);
+      return;
     }
+    ActionReport report = read_action_report(n);
+    bool unchanged = report.unchanged;
+    if (unchanged) n.rec.message = prep_.inputs.mask(report.message);  // why there was nothing to do
     n.rec.status = unchanged ? StepStatus::Skipped : StepStatus::Succeeded;
     n.rec.reason = unchanged ? "unchanged" : "";
     n.rec.finished = state::now_rfc3339();

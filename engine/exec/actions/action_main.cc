@@ -3,9 +3,11 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <random>
 #include <sstream>
 
 #include "exec/actions/builtins.h"
+#include "exec/outputs.h"
 
 namespace relengine::exec::actions {
 
@@ -70,14 +72,19 @@ int action_main(int argc, char** argv) {
     r.kind = ActionResult::Kind::Failed;
     r.message = e.what();
   }
+  // Outputs in the multi-line form with a random delimiter, so that no value (a file's old value
+  // may hold anything) can end its entry early or add one; the action's own report (unchanged,
+  // and why) in a file of its own, which no output can touch.
   if (const char* out = std::getenv("RELENGINE_OUTPUT")) {
-    std::ofstream f(out, std::ios::app);
-    for (const auto& [k, v] : r.outputs) f << k << "=" << v << "\n";
-    if (r.kind == ActionResult::Kind::Unchanged) {
-      f << "relengine.unchanged=true\n";
-      std::string why = r.message.substr(0, r.message.find('\n'));
-      f << "relengine.message=" << why << "\n";
-    }
+    std::ofstream f(out, std::ios::app | std::ios::binary);
+    std::mt19937_64 random(std::random_device{}());
+    for (const auto& [k, v] : r.outputs) f << output_entry(k, v, random);
+  }
+  if (const char* report = std::getenv("RELENGINE_ACTION_RESULT")) {
+    std::ofstream f(report, std::ios::trunc | std::ios::binary);
+    nlohmann::json j = {{"unchanged", r.kind == ActionResult::Kind::Unchanged},
+                        {"message", r.message.substr(0, r.message.find('\n'))}};
+    f << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   switch (r.kind) {
     case ActionResult::Kind::Changed:
