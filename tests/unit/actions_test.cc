@@ -64,7 +64,7 @@ TEST_CASE("yaml.set writes atomically, keeps permissions, and is unchanged the s
   Dir d;
   spit(d / "v.yaml", "a: 1 # keep\nb: x\n");
   chmod((d / "v.yaml").c_str(), 0640);
-  json with = {{"file", d / "v.yaml"}, {"key", "a"}, {"value", "2"}};
+  json with = {{"file", d / "v.yaml"}, {"key", "a"}, {"value", "2"}, {"type", "int"}};
   auto r = yaml_set(with);
   CHECK(r.kind == ActionResult::Kind::Changed);
   CHECK(r.outputs["previous"] == "1");

@@ -45,7 +45,9 @@ TEST_CASE("yaml.set conformance table") {
   for (const auto& d : dirs) {
     CAPTURE(d.filename().string());
     std::string input = slurp(d / "input.yaml");
-    auto r = yaml_set_text(input, slurp(d / "key"), slurp(d / "value"));
+    WriteAs as = WriteAs::String;  // a `type` file: yaml.set's type option
+    if (fs::exists(d / "type")) REQUIRE(parse_write_as(slurp(d / "type"), as));
+    auto r = yaml_set_text(input, slurp(d / "key"), slurp(d / "value"), std::nullopt, as);
     if (fs::exists(d / "expected.yaml")) {
       std::string expected = slurp(d / "expected.yaml");
       CAPTURE(r.error);
@@ -239,4 +241,41 @@ TEST_CASE("yaml.set comment: kept by default, set, replaced or removed — refus
   CHECK(flow.error.find("more than a comment") != std::string::npos);
   CHECK(yaml_set_text(text, "flow.a", "3").kind == YamlEdit::Kind::Changed);  // without a comment it is fine
   CHECK(yaml_set_text(text, "oci.other.reference", "x", std::string("two\nlines")).kind == YamlEdit::Kind::Failed);
+}
+
+TEST_CASE("yaml.set refusals say where, what stands in the way, and what to do, on one line") {
+  auto r = yaml_set_text("a: b\n  c\nz: 1\n", "a", "x");
+  CHECK(r.kind == YamlEdit::Kind::Failed);
+  CHECK(r.error ==
+        "line 1:4: 'a' is a plain value that goes on over several lines; relengine rewrites values that are on one "
+        "line: put it on one line (or quote it) first, or use file.replace");
+  r = yaml_set_text("a: |\n  text\n", "a", "x");
+  CHECK(r.error == "line 1:4: 'a' is a block scalar (| or >); relengine does not rewrite those: use file.replace");
+  r = yaml_set_text("m:\n  k: 1\n", "m", "x");
+  CHECK(r.error == "line 2:3: 'm' is a map, not a single value; set one of its keys (e.g. 'm.KEY')");
+  // A key with a newline or an escape in it is quoted with them escaped: the message stays one line.
+  r = yaml_set_text("a: 1\n", "\"x\ny\x1b\"", "2");
+  CHECK(r.kind == YamlEdit::Kind::Failed);
+  CHECK(r.error.find('\n') == std::string::npos);
+  CHECK(r.error.find('\x1b') == std::string::npos);
+  // type: a value that is not one is refused before anything is looked at.
+  r = yaml_set_text("n: 1\n", "n", "v2", std::nullopt, WriteAs::Int);
+  CHECK(r.error == "type: int: 'v2' is not one (YAML 1.2 core schema)");
+}
+
+TEST_CASE("resolves_as_non_string: what a YAML 1.2 or 1.1 reader would not read back as the string") {
+  for (const char* typed : {"1",     "-2",   "3.10",         "1e3",        ".inf",
+                            ".NaN",  "true", "False",        "null",       "~",
+                            "",      "yes",  "No",           "on",         "OFF",
+                            "y",     "n",    "0777",         "0b101",      "0x1F",
+                            "1_000", "1:20", "190:20:30.15", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+                            "<<",    "="}) {
+    CAPTURE(typed);
+    CHECK(resolves_as_non_string(typed));
+  }
+  for (const char* text : {"v1.2.3", "3.25.0", "0.17.0", "abc", "yes-please", "1.2.3-rc1", "a5f4924822", "2001-12",
+                           "ghcr.io/x:1.0", "main"}) {
+    CAPTURE(text);
+    CHECK(!resolves_as_non_string(text));
+  }
 }

@@ -25,7 +25,13 @@ ActionResult yaml_set(const nlohmann::json& with) {
   }
   std::optional<std::string> comment;
   if (with.is_object() && with.contains("comment") && !with["comment"].is_null()) comment = param(with, "comment");
-  auto edit = yaml_set_text(text, key, value, comment);
+  WriteAs as = WriteAs::String;
+  if (with.is_object() && with.contains("type") && !parse_write_as(param(with, "type"), as)) {
+    r.kind = ActionResult::Kind::Failed;
+    r.message = file + ": type: '" + param(with, "type") + "' is not string, int, float, bool, null or timestamp";
+    return r;
+  }
+  auto edit = yaml_set_text(text, key, value, comment, as);
   r.outputs["previous"] = edit.previous;
   switch (edit.kind) {
     case YamlEdit::Kind::Failed:

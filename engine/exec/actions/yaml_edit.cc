@@ -2,9 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <set>
 
 namespace relengine::exec::actions {
 
@@ -224,6 +226,52 @@ bool looks_typed(const std::string& v) {
   return std::regex_match(v, typed);
 }
 
+// Text quoted from a user's input in a message: control characters escaped, so the message stays
+// one positioned line.
+std::string quoted_text(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += c == '\n'   ? std::string("\\n")
+             : c == '\t' ? std::string("\\t")
+             : c == '\r' ? std::string("\\r")
+                         : std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Does `v` fit the core tag `tag` (its YAML 1.2 form)?
+bool fits_tag(const std::string& tag, const std::string& v) {
+  static const std::regex int_re("^[-+]?([0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)$");
+  static const std::regex float_re(
+      "^([-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
+  static const std::regex bool_re("^(true|True|TRUE|false|False|FALSE)$");
+  static const std::regex null_re("^(~|null|Null|NULL|)$");
+  static const std::regex binary_re("^[A-Za-z0-9+/=\\s]*$");
+  static const std::regex timestamp_re(
+      "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ]|[ \\t]+)?([0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]*)?([ "
+      "\\t]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?)?$");
+  if (tag == "tag:yaml.org,2002:int") return std::regex_match(v, int_re);
+  if (tag == "tag:yaml.org,2002:float") return std::regex_match(v, float_re) || std::regex_match(v, int_re);
+  if (tag == "tag:yaml.org,2002:bool") return std::regex_match(v, bool_re);
+  if (tag == "tag:yaml.org,2002:null") return std::regex_match(v, null_re);
+  if (tag == "tag:yaml.org,2002:binary") return std::regex_match(v, binary_re) && v.size() % 4 == 0;
+  if (tag == "tag:yaml.org,2002:timestamp") return std::regex_match(v, timestamp_re);
+  return true;  // !!str, and tags of the file's own: kept
+}
+
+bool core_tag(const std::string& tag) {
+  static const std::set<std::string> core = {"tag:yaml.org,2002:int",    "tag:yaml.org,2002:float",
+                                             "tag:yaml.org,2002:bool",   "tag:yaml.org,2002:null",
+                                             "tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp"};
+  return core.count(tag) > 0;
+}
+
 bool plain_safe(const std::string& v, bool flow) {
   if (v.empty() || v.front() == ' ' || v.back() == ' ') return false;
   if (std::string("-?:,[]{}#&*!|>'\"%@`").find(v.front()) != std::string::npos) return false;
@@ -305,42 +353,140 @@ bool load_for_path(const std::string& source, const std::string& key_path, std::
 
 }  // namespace
 
-YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value,
-                       const std::optional<std::string>& comment) {
+bool parse_write_as(const std::string& name, WriteAs& out) {
+  static const std::map<std::string, WriteAs> names = {{"string", WriteAs::String}, {"int", WriteAs::Int},
+                                                       {"float", WriteAs::Float},   {"bool", WriteAs::Bool},
+                                                       {"null", WriteAs::Null},     {"timestamp", WriteAs::Timestamp}};
+  auto it = names.find(name);
+  if (it == names.end()) return false;
+  out = it->second;
+  return true;
+}
+
+bool resolves_as_non_string(const std::string& v) {
+  if (looks_typed(v)) return true;  // YAML 1.2's core schema
+  // YAML 1.1 (PyYAML's resolver; Go's yaml.v2 takes the same booleans and base prefixes): booleans,
+  // null, ints with underscores or in bases 2, 8 (a leading 0) and 16, sexagesimal ints and floats,
+  // floats with underscores, timestamps, the merge key `<<`, the value key `=`, and the empty string.
+  static const std::regex yaml11(
+      "^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|"
+      "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+|"
+      "[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|"
+      "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ]|[ \\t]+)?.*|<<|=|)$");
+  return std::regex_match(v, yaml11);
+}
+
+YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_path, const std::string& value,
+                       const std::optional<std::string>& comment, WriteAs as) {
   YamlEdit out;
+  // A byte order mark: yaml-cpp's positions count from after it; it is put back in front.
+  static const std::string kBom = "\xEF\xBB\xBF";
+  const bool bom = source_given.compare(0, kBom.size(), kBom) == 0;
+  const std::string source = bom ? source_given.substr(kBom.size()) : source_given;
   std::vector<KeySegment> segs;
-  YAML::Node root;
-  if (!load_for_path(source, key_path, segs, root, out.error)) return out;
-  YAML::Node target;
-  if (!find(root, segs, target, out.error)) return out;
-  if (!target.IsScalar()) {
-    out.error = "'" + key_path + "' is " +
-                (target.IsMap()        ? "a map"
-                 : target.IsSequence() ? "a list"
-                                       : "empty") +
-                ", not a single value";
+  YAML::Node root, target;
+  // Messages quote the key path and the file: their control characters are escaped.
+  if (!load_for_path(source, key_path, segs, root, out.error) || !find(root, segs, target, out.error)) {
+    out.error = quoted_text(out.error);
     return out;
   }
-  out.previous = target.Scalar();
+  auto where = [&](const YAML::Node& n) {
+    return "line " + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": ";
+  };
+  if (target.IsMap() || target.IsSequence()) {
+    out.error = where(target) + "'" + quoted_text(key_path) + "' is " + (target.IsMap() ? "a map" : "a list") +
+                ", not a single value; set one of its keys (e.g. '" + quoted_text(key_path) +
+                (target.IsMap() ? ".KEY" : "[0]") + "')";
+    return out;
+  }
+  // What the value is written as, and whether it may be.
+  static const std::map<WriteAs, const char*> core_of = {{WriteAs::Int, "tag:yaml.org,2002:int"},
+                                                         {WriteAs::Float, "tag:yaml.org,2002:float"},
+                                                         {WriteAs::Bool, "tag:yaml.org,2002:bool"},
+                                                         {WriteAs::Null, "tag:yaml.org,2002:null"},
+                                                         {WriteAs::Timestamp, "tag:yaml.org,2002:timestamp"}};
+  if (as != WriteAs::String && !fits_tag(core_of.at(as), value)) {
+    static const std::map<WriteAs, const char*> names = {{WriteAs::Int, "int"},
+                                                         {WriteAs::Float, "float"},
+                                                         {WriteAs::Bool, "bool"},
+                                                         {WriteAs::Null, "null"},
+                                                         {WriteAs::Timestamp, "timestamp"}};
+    out.error =
+        "type: " + std::string(names.at(as)) + ": '" + quoted_text(value) + "' is not one (YAML 1.2 core schema)";
+    return out;
+  }
+  const bool empty = target.IsNull();
+  out.previous = empty ? "" : target.Scalar();
   if (comment && comment->find_first_of("\r\n") != std::string::npos) {
     out.error = "a comment is one line";
     return out;
   }
   std::size_t start = static_cast<std::size_t>(target.Mark().pos);
-  // Skip an anchor (&a) or a tag (!!str) in front of the value.
+  // Skip an anchor (&a) or a tag (!!str) in front of the value. A core tag the new value does not
+  // fit (`!!int` over "v1.2") is dropped with the old value: a reader would fail on the file.
+  std::size_t tag_start = std::string::npos;
   while (start < source.size() && (source[start] == '&' || source[start] == '!')) {
+    if (source[start] == '!') tag_start = start;
     while (start < source.size() && source[start] != ' ' && source[start] != '\t') ++start;
     while (start < source.size() && (source[start] == ' ' || source[start] == '\t')) ++start;
   }
-  if (start >= source.size() || source[start] == '|' || source[start] == '>') {
-    out.error = "'" + key_path + "' is a block scalar; relengine does not rewrite those";
-    return out;
-  }
+  const bool drop_tag = tag_start != std::string::npos && core_tag(target.Tag()) && !fits_tag(target.Tag(), value);
   bool flow = inside_flow(source, start);
-  std::size_t end = scalar_end(source, start, flow);
-  if (end == std::string::npos || end <= start) {
-    out.error = "cannot find the text of '" + key_path + "' in the file";
-    return out;
+  std::size_t end;
+  std::string lead;  // before the new text: a space after `key:` when the value was empty
+  if (empty && !(start < source.size() && source[start] == '~') &&
+      !(source.compare(start, 4, "null") == 0 || source.compare(start, 4, "Null") == 0 ||
+        source.compare(start, 4, "NULL") == 0)) {
+    // `key:` with nothing after it (but spaces or a comment): the value goes right after the colon.
+    // yaml-cpp marks an empty value at the start of the next line (or where the line ends): the
+    // key's line is the one before.
+    std::size_t seg_end = std::min(start, source.size());
+    while (seg_end > 0 && (source[seg_end - 1] == ' ' || source[seg_end - 1] == '\t')) --seg_end;
+    if (seg_end > 0 && source[seg_end - 1] == '\n') --seg_end;
+    if (seg_end > 0 && source[seg_end - 1] == '\r') --seg_end;
+    std::size_t line_start = seg_end == 0 ? std::string::npos : source.rfind('\n', seg_end - 1);
+    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    std::size_t colon = std::string::npos;
+    for (std::size_t i = line_start; i < seg_end; ++i) {
+      if (source[i] == '#' && i > line_start && (source[i - 1] == ' ' || source[i - 1] == '\t')) break;
+      if (source[i] == ':' &&
+          (i + 1 == source.size() || std::string(" \t\r\n").find(source[i + 1]) != std::string::npos))
+        colon = i;
+    }
+    if (colon == std::string::npos || flow || tag_start != std::string::npos) {
+      out.error = where(target) + "'" + quoted_text(key_path) +
+                  "' is empty in a form relengine does not rewrite (in a flow collection, or tagged); write a value "
+                  "there first, or use file.replace";
+      return out;
+    }
+    start = end = colon + 1;
+    lead = " ";
+  } else {
+    if (start >= source.size() || source[start] == '|' || source[start] == '>') {
+      out.error = where(target) + "'" + quoted_text(key_path) +
+                  "' is a block scalar (| or >); relengine does not rewrite those: use file.replace";
+      return out;
+    }
+    end = scalar_end(source, start, flow);
+    if (end == std::string::npos || end <= start) {
+      out.error = where(target) + "cannot find the text of '" + quoted_text(key_path) + "' in the file";
+      return out;
+    }
+    // A plain value that goes on over more lines than one: its text is not all on this line.
+    char first = source[start];
+    if (first != '\'' && first != '"' && !empty && source.substr(start, end - start) != target.Scalar()) {
+      out.error = where(target) + "'" + quoted_text(key_path) +
+                  "' is a plain value that goes on over several lines; relengine rewrites values that are on one "
+                  "line: put it on one line (or quote it) first, or use file.replace";
+      return out;
+    }
+  }
+  if (drop_tag) {
+    // The tag and what follows it up to the value go with the old value.
+    std::size_t from = tag_start;
+    while (from > 0 && (source[from - 1] == ' ' || source[from - 1] == '\t') && source[from - 1] != '\n') --from;
+    lead = from < tag_start ? source.substr(from, tag_start - from) : " ";
+    start = from;
   }
   // The rest of the value's line: nothing, or spaces and a comment (then `comment` may set it).
   std::size_t eol = source.find_first_of("\r\n", end);
@@ -361,11 +507,17 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
     std::string gap = hash != std::string::npos ? rest.substr(0, hash) : " ";
     new_rest = comment->empty() ? "" : gap + "# " + *comment;
   }
-  if (target.Scalar() == value && new_rest == rest) {
+  if (empty) {
+    // `key:   ` (spaces only after the colon): they go; a comment keeps its place after the value.
+    if (rest.find_first_not_of(" \t") == std::string::npos) rest.clear();
+    if (!comment) new_rest = rest;
+  }
+  const bool same_value = !empty && target.Scalar() == value && !drop_tag;
+  if (same_value && new_rest == rest) {
     out.kind = YamlEdit::Kind::Unchanged;
     return out;
   }
-  char style = source[start] == '\'' || source[start] == '"' ? source[start] : 0;
+  char style = !drop_tag && !empty && (source[start] == '\'' || source[start] == '"') ? source[start] : 0;
   std::string text;
   if (style == '\'' && value.find('\n') == std::string::npos) {
     std::string escaped;
@@ -373,27 +525,34 @@ YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, c
     text = "'" + escaped + "'";
   } else if (style == '"' || style == '\'') {
     text = double_quoted(value);
-  } else if (plain_safe(value, flow) && (!looks_typed(value) || looks_typed(out.previous))) {
+  } else if (as != WriteAs::String) {
+    text = value;  // checked above: a plain int, float, bool, null or timestamp
+  } else if (plain_safe(value, flow) && !resolves_as_non_string(value)) {
     text = value;
   } else {
     text = double_quoted(value);
   }
-  if (target.Scalar() == value) text = source.substr(start, end - start);  // only the comment changes
-  std::string result = source.substr(0, start) + text + new_rest + source.substr(eol);
+  // A value that keeps its tag (one it fits, or the file's own) reads back as the tag says: plain.
+  if (style == 0 && tag_start != std::string::npos && !drop_tag && plain_safe(value, flow)) text = value;
+  if (same_value) text = source.substr(start, end - start);  // only the comment changes
+  std::string result = (bom ? kBom : "") + source.substr(0, start) + lead + text + new_rest + source.substr(eol);
   // Check the result: the key holds the new value and nothing else moved.
   YAML::Node after;
   try {
-    after = YAML::Load(result);
+    after = YAML::Load(bom ? result.substr(kBom.size()) : result);
   } catch (const YAML::Exception& e) {
-    out.error = "refusing to write: the edited file would not parse (" + std::string(e.what()) + ")";
+    out.error = where(target) + "refusing to write: the edited file would not parse (" + std::string(e.what()) + ")";
     return out;
   }
   YAML::Node changed;
   std::string ignored;
   int skipped = 0;
-  if (!find(after, segs, changed, ignored) || !changed.IsScalar() || changed.Scalar() != value ||
-      !same_except(root, after, target, changed, skipped)) {
-    out.error = "refusing to write: the edit would change more than '" + key_path + "'";
+  bool reads_back = find(after, segs, changed, ignored) &&
+                    (as == WriteAs::Null ? changed.IsNull() || (changed.IsScalar() && changed.Scalar() == value)
+                                         : changed.IsScalar() && changed.Scalar() == value);
+  if (!reads_back || !same_except(root, after, target, changed, skipped)) {
+    out.error = where(target) + "refusing to write: the edit would change more than '" + quoted_text(key_path) + "'" +
+                (skipped > 1 ? " (its value is shared through an alias)" : "");
     return out;
   }
   out.kind = YamlEdit::Kind::Changed;

@@ -27,9 +27,19 @@ struct YamlEdit {
   std::string error;
 };
 
+// What yaml.set writes the value as (its `type:`): String (the default) reads back as exactly the
+// text given, under YAML 1.2 and 1.1 rules; the others are written plain, and refused unless the
+// value is one (YAML 1.2 core schema).
+enum class WriteAs { String, Int, Float, Bool, Null, Timestamp };
+bool parse_write_as(const std::string& name, WriteAs& out);
+
+// Would a YAML 1.2 (core schema) or YAML 1.1 reader (PyYAML, Go's yaml.v2 as Kubernetes and Helm
+// use it) take the plain scalar `v` for something else than the string `v`?
+bool resolves_as_non_string(const std::string& v);
+
 // `comment`: absent keeps the value's trailing comment; text makes it `# text`; "" removes it.
 YamlEdit yaml_set_text(const std::string& source, const std::string& key_path, const std::string& value,
-                       const std::optional<std::string>& comment = std::nullopt);
+                       const std::optional<std::string>& comment = std::nullopt, WriteAs as = WriteAs::String);
 
 // yaml.get: the value at a key path (same syntax as yaml.set). A scalar gives its text (null: ""), a
 // map or list its compact JSON. Absent: the path is not there (no such key, item or index); Failed:
