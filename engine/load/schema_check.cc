@@ -212,6 +212,13 @@ void blank_misplaced_collections(YAML::Node node, const json* schema, std::vecto
     if ((child.IsMap() || child.IsSequence()) && expects_scalar(resolve(sub))) {
       blanked.insert(context);
       if (apply) replace();
+    } else if (child.IsNull() && resolve(sub) && resolve(sub)->contains("enum")) {
+      // An empty value where one of a list is expected (`shell:`, `shell: null`): valijson's
+      // enum check would throw on it; as "" it fails the check, reported at its line as usual.
+      auto marker = context;
+      marker.push_back("<empty>");  // forces the copy; no message of valijson's is suppressed
+      blanked.insert(marker);
+      if (apply) replace();
     } else {
       blank_misplaced_collections(child, sub, context, blanked, apply);
     }
@@ -298,8 +305,12 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
     std::vector<std::string> allowed;
     if (s && s->contains("enum"))
       for (const auto& v : (*s)["enum"]) allowed.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-    std::string got = at.node.IsScalar() ? at.node.Scalar() : "this value";
-    d.message = what(at) + ": '" + got + "' is not one of: " + join(allowed);
+    if (at.node.IsNull()) {
+      d.message = what(at) + " is empty; it must be one of: " + join(allowed);
+      if (at.key.IsDefined()) d.mark = mark_of(at.key);  // an empty value has no place of its own
+    } else
+      d.message = what(at) + ": '" + (at.node.IsScalar() ? at.node.Scalar() : std::string("this value")) +
+                  "' is not one of: " + join(allowed);
     return d;
   }
   if (desc.rfind("Value type not permitted", 0) == 0) {

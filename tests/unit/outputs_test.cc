@@ -32,7 +32,7 @@ TEST_CASE("outputs: NAME<<DELIMITER, the lines, DELIMITER, as GITHUB_OUTPUT") {
   CHECK(parse_outputs("e<<X\nX\n").values["e"] == "");
 }
 
-TEST_CASE("outputs: a value never ended is an error, naming the delimiter; an empty delimiter a note") {
+TEST_CASE("outputs: a value never ended is an error, naming the delimiter, and an empty delimiter a note") {
   auto p = parse_outputs("ok=1\nnotes<<EOF\nline\nEO\n");
   CHECK(p.error ==
         "output notes: no line 'EOF' ends its value (NAME<<DELIMITER, the value's lines, then "

@@ -247,7 +247,9 @@ std::string quoted_text(const std::string& s) {
 
 // Does `v` fit the core tag `tag` (its YAML 1.2 form)?
 bool fits_tag(const std::string& tag, const std::string& v) {
-  static const std::regex int_re("^[-+]?([0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)$");
+  // Only the forms that mean the same number to YAML 1.2 and 1.1 readers (0777 is 777 to one and
+  // 511 to the other; 0o17 is a string to 1.1): for anything else the tag goes.
+  static const std::regex int_re("^[-+]?(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$");
   static const std::regex float_re(
       "^([-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$");
   static const std::regex bool_re("^(true|True|TRUE|false|False|FALSE)$");
@@ -512,7 +514,10 @@ YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_p
     if (rest.find_first_not_of(" \t") == std::string::npos) rest.clear();
     if (!comment) new_rest = rest;
   }
-  const bool same_value = !empty && target.Scalar() == value && !drop_tag;
+  // The same value: the same text (`key: null` set to null with type: null, too).
+  const bool same_value =
+      !drop_tag && (empty ? as == WriteAs::Null && end > start && source.substr(start, end - start) == value
+                          : target.Scalar() == value);
   if (same_value && new_rest == rest) {
     out.kind = YamlEdit::Kind::Unchanged;
     return out;
