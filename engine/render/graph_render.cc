@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "render/html.h"
+
 namespace relengine::render {
 
 namespace bp = boost::process;
@@ -50,32 +52,6 @@ std::string dot_escape(const std::string& s) {
       continue;
     }
     out += c;
-  }
-  return out;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
   }
   return out;
 }

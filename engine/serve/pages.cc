@@ -2,35 +2,14 @@
 
 #include <sstream>
 
+#include "render/html.h"
+
 namespace relengine::serve {
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+using render::html_escape;
+std::string esc(const std::string& s) { return html_escape(s); }
 
 // A path segment of a link: everything but unreserved characters %-escaped.
 std::string url_part(const std::string& s) {

@@ -64,17 +64,21 @@ class Views {
 
   // What a live view needs to redraw: the run's status and each step's; `version` changes
   // whenever any of it does.
+  // What the live view shows of a step.
+  static json summary(const state::StepRecord& s) {
+    return {{"id", s.id},
+            {"phase", s.phase},
+            {"status", state::name(s.status)},
+            {"reason", s.reason},
+            {"attempts", s.attempts},
+            {"started", s.started},
+            {"finished", s.finished},
+            {"message", s.message}};
+  }
+
   json live_state(const state::RunRecord& run) {
     json steps = json::array();
-    for (const auto& s : store().steps(run.id))
-      steps.push_back({{"id", s.id},
-                       {"phase", s.phase},
-                       {"status", state::name(s.status)},
-                       {"reason", s.reason},
-                       {"attempts", s.attempts},
-                       {"started", s.started},
-                       {"finished", s.finished},
-                       {"message", s.message}});
+    for (const auto& s : store().steps(run.id)) steps.push_back(summary(s));
     json j = {{"run", {{"id", run.id}, {"name", run.name}, {"status", state::name(state::shown_status(run))}}},
               {"steps", steps}};
     std::ostringstream v;
@@ -87,17 +91,10 @@ class Views {
   std::optional<json> step(const state::RunRecord& run, const std::string& id, std::size_t lines) {
     for (const auto& s : store().steps(run.id)) {
       if (s.id != id) continue;
-      json j = {{"id", s.id},
-                {"step", s.step},
-                {"phase", s.phase},
-                {"status", state::name(s.status)},
-                {"reason", s.reason},
-                {"attempts", s.attempts},
-                {"started", s.started},
-                {"finished", s.finished},
-                {"exit_code", s.exit_code ? json(*s.exit_code) : json(nullptr)},
-                {"message", s.message},
-                {"outputs", s.outputs}};
+      json j = summary(s);
+      j["step"] = s.step;
+      j["exit_code"] = s.exit_code ? json(*s.exit_code) : json(nullptr);
+      j["outputs"] = s.outputs;
       if (!s.approved_by.empty())
         j["approval"] = {{"by", s.approved_by},
                          {"host", s.approved_host},

@@ -11,6 +11,8 @@
 #include <optional>
 #include <sstream>
 
+#include "render/html.h"
+
 namespace relengine::view {
 
 namespace {
@@ -248,31 +250,7 @@ std::string markdown_of(const json& r) {
 
 // ---- HTML: one self-contained page (no script, no network resource) ----
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return render::html_escape(s); }
 
 std::string esc(const json& v) {
   return esc(v.is_string() ? v.get<std::string>() : v.is_null() ? std::string("–") : v.dump());

@@ -57,6 +57,11 @@ phases:
       }
   }
 
+  // The whole run, its middle step let through at once.
+  void run_to_the_end() {
+    write(go, "");
+    REQUIRE(relengine({"--state-dir", state, "run", "p.yaml"}, dir.path().string()).code == 0);
+  }
   void start_run() {
     run_pid = start_child({RELENGINE_BIN, "--state-dir", state, "run", "p.yaml"}, dir.path().string(),
                           (dir / "run.log").string());
@@ -231,8 +236,7 @@ TEST_CASE("serve: off loopback a token is required, and every request must carry
     return;
   }
   LiveRun live;
-  write(live.go, "");
-  REQUIRE(relengine({"--state-dir", live.state, "run", "p.yaml"}, live.dir.path().string()).code == 0);
+  live.run_to_the_end();
 
   // No token: refused before it listens.
   Result r = relengine({"--state-dir", live.state, "serve", "--listen", "127.0.0.2:0"});
@@ -267,8 +271,7 @@ TEST_CASE("serve survives malformed requests and clients that leave mid-stream, 
     return;
   }
   LiveRun live;
-  write(live.go, "");
-  REQUIRE(relengine({"--state-dir", live.state, "run", "p.yaml"}, live.dir.path().string()).code == 0);
+  live.run_to_the_end();
   std::string before = on_postgres() ? "" : snapshot(live.state);
   live.start_serve();
   std::string port = live.url.substr(live.url.rfind(':') + 1);
