@@ -224,6 +224,7 @@ class Builder {
       englog::debug("commit {} transition(s): {}", pending_.size(), what);
     }
     store_.save_steps(run_.id, pending_);
+    englog::flush();  // one write per commit, not one per line
     for (const auto& [i, secs] : told_) console_.transition(pending_[i].step, secs);
     told_.clear();
     pending_.clear();

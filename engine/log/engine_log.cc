@@ -89,7 +89,9 @@ bool open(const std::filesystem::path& file, const Settings& s, std::function<st
     auto sink = std::make_shared<MaskingSink>(files, std::move(mask));
     auto l = std::make_shared<spdlog::logger>("relengine", sink);
     l->set_level(s.level);
-    l->flush_on(spdlog::level::trace);  // every line reaches the file at once: kill -9 loses none
+    // Lines reach the file with every commit of the run (englog::flush), at once from warn up, and
+    // at the end: a kill -9 loses at most what was logged since the last commit.
+    l->flush_on(spdlog::level::warn);
     current() = l;
   } catch (const spdlog::spdlog_ex& e) {
     error = e.what();
@@ -103,6 +105,10 @@ void close() {
     l->flush();
     l.reset();
   }
+}
+
+void flush() {
+  if (auto& l = current()) l->flush();
 }
 
 bool enabled(spdlog::level::level_enum level) { return current() && current()->should_log(level); }

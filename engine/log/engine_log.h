@@ -31,6 +31,7 @@ bool settings(const std::string& cli_level, Settings& out, std::string& error);
 bool open(const std::filesystem::path& file, const Settings& s, std::function<std::string(std::string_view)> mask,
           std::string& error);
 void close();  // flushes and stops
+void flush();  // what was logged so far, to the file (the engine calls it with every commit)
 bool enabled(spdlog::level::level_enum level);
 
 spdlog::logger* logger();

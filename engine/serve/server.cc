@@ -396,7 +396,8 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       auto run = server_->views.find(run_id_);
       if (!run) {
-        event = "event: gone\ndata: {}\n\n";
+        event = "event: gone\ndata: {}\n\n";  // the run is no more: said once, then the stream ends
+        ending_ = true;
       } else {
         json state = server_->views.live_state(*run);
         if (state["version"] != last_version_) {
@@ -442,6 +443,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<http::response_serializer<http::empty_body>> serializer_;
   std::array<char, 256> scratch_{};
   bool gone_ = false;
+  bool ending_ = false;
   std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
 };
 
