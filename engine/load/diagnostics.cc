@@ -34,6 +34,23 @@ std::vector<Diagnostic> Diagnostics::sorted() const {
   return out;
 }
 
+std::string escape_control(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += c == '\n'   ? std::string("\\n")
+             : c == '\t' ? std::string("\\t")
+             : c == '\r' ? std::string("\\r")
+                         : std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string format(const Diagnostic& d) {
   std::string out;
   if (!d.file.empty()) {
@@ -42,7 +59,7 @@ std::string format(const Diagnostic& d) {
     out += ": ";
   }
   out += d.severity == Severity::Error ? "error: " : "warning: ";
-  out += d.message;
+  out += escape_control(d.message);
   return out;
 }
 

@@ -37,7 +37,12 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
 };
 
-// PATH:LINE:COL: error: MESSAGE (the position part is left out when unknown).
+// Text quoted from a user's input: control characters escaped (\n, \t, \r, \xNN), so that a
+// message quoting it stays one line.
+std::string escape_control(const std::string& s);
+
+// PATH:LINE:COL: error: MESSAGE (the position part is left out when unknown), always one line:
+// control characters in the message (quoted from the input) are escaped.
 std::string format(const Diagnostic& d);
 void print(std::ostream& out, const Diagnostics& diags);
 

@@ -347,9 +347,41 @@ Diagnostic translate(const YAML::Node& root, const std::string& file, const vali
   return d;
 }
 
+// Keys that are not text: a list or map used as a key (`[a, b]: c`, `? - a`), or an empty one
+// (`: a`). The schema check cannot look at such a document (valijson sees keys as strings), and no
+// playbook has one; each is reported at its own position.
+bool report_keys_not_text(const YAML::Node& node, const std::string& file, Diagnostics& diags,
+                          std::vector<YAML::Node>& ancestors) {
+  // An alias may make the document a loop (`a: &x [*x]`), and nesting may be deep: each node is
+  // looked at once on a path, to a depth no playbook comes near.
+  if (ancestors.size() > 256 ||
+      std::any_of(ancestors.begin(), ancestors.end(), [&](const YAML::Node& a) { return a.is(node); }))
+    return false;
+  bool found = false;
+  ancestors.push_back(node);
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (it->first.IsMap() || it->first.IsSequence()) {
+        diags.error(file, mark_of(it->first),
+                    std::string("a key must be text, not ") + (it->first.IsMap() ? "a map" : "a list"));
+        found = true;
+      } else if (it->first.IsNull() && (it->first.Tag() == "" || it->first.Tag() == "?" || it->first.Tag() == "!")) {
+        diags.error(file, mark_of(it->first), "a key is empty (a ':' with nothing before it, or '?' alone)");
+        found = true;
+      }
+      found = report_keys_not_text(it->second, file, diags, ancestors) || found;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) found = report_keys_not_text(item, file, diags, ancestors) || found;
+  }
+  ancestors.pop_back();
+  return found;
+}
+
 }  // namespace
 
 void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& diags) {
+  if (std::vector<YAML::Node> ancestors; report_keys_not_text(root, file, diags, ancestors)) return;
   valijson::Validator validator(valijson::Validator::kWeakTypes);
   valijson::ValidationResults results;
   // A first, read-only pass finds the misplaced collections; the document is copied (to be

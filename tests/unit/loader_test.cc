@@ -344,3 +344,22 @@ TEST_CASE("structure_known_valid skips only the structural checks: semantic erro
   CHECK_FALSE(r.playbook);
   CHECK(r.diags.has_errors());
 }
+
+TEST_CASE("a message quoting control characters of the input stays one line") {
+  load::Diagnostic d{"p.yaml", {3, 5}, load::Severity::Error, "unknown key 'a\nb\tc\rd\x01'"};
+  CHECK(load::format(d) == "p.yaml:3:5: error: unknown key 'a\\nb\\tc\\rd\\x01'");
+  CHECK(load::escape_control("plain ünï") == "plain ünï");
+}
+
+TEST_CASE("a key that is not text, or empty, is reported at the key (the schema check cannot see it)") {
+  auto r = load::load_text("p.yaml",
+                           "version: 1\nname: n\nphases:\n  - id: p\n    steps:\n      - id: a\n        run: x\n"
+                           "        idempotent: true\n        [x, y]: 1\n      - id: b\n        run: x\n"
+                           "        idempotent: true\n        {k: v}: 1\n        : 2\n");
+  std::vector<std::string> got;
+  for (const auto& d : r.diags.sorted()) got.push_back(load::format(d));
+  REQUIRE(got.size() == 3);
+  CHECK(got[0] == "p.yaml:9:9: error: a key must be text, not a list");
+  CHECK(got[1] == "p.yaml:13:9: error: a key must be text, not a map");
+  CHECK(got[2].rfind("p.yaml:14:9: error: a key is empty", 0) == 0);
+}

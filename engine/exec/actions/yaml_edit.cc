@@ -2,11 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
+
+#include "load/diagnostics.h"
 
 namespace relengine::exec::actions {
 
@@ -88,11 +92,14 @@ std::string describe(const std::vector<KeySegment>& segs, std::size_t upto) {
 
 // Finds the node; on failure, says where the path stopped matching, and `absent` tells whether
 // the path is simply not there (no such key, item or index) rather than ambiguous or of another shape.
+// `stopped`, when given, is set to where in the file the path stopped matching (the map or list
+// that has no such key or item).
 bool find(const YAML::Node& root, const std::vector<KeySegment>& segs, YAML::Node& found, std::string& error,
-          bool* absent = nullptr) {
+          bool* absent = nullptr, YAML::Mark* stopped = nullptr) {
   if (absent) *absent = false;
   YAML::Node cur = root;
   for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (stopped) *stopped = cur.Mark();
     const auto& s = segs[i];
     std::string where = describe(segs, i);
     where = where.empty() ? "the document" : "'" + where + "'";
@@ -228,22 +235,7 @@ bool looks_typed(const std::string& v) {
 
 // Text quoted from a user's input in a message: control characters escaped, so the message stays
 // one positioned line.
-std::string quoted_text(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out += c == '\n'   ? std::string("\\n")
-             : c == '\t' ? std::string("\\t")
-             : c == '\r' ? std::string("\\r")
-                         : std::string("\\x") + hex[u >> 4] + hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string quoted_text(const std::string& s) { return load::escape_control(s); }
 
 // Does `v` fit the core tag `tag` (its YAML 1.2 form)?
 bool fits_tag(const std::string& tag, const std::string& v) {
@@ -388,13 +380,18 @@ YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_p
   std::vector<KeySegment> segs;
   YAML::Node root, target;
   // Messages quote the key path and the file: their control characters are escaped.
-  if (!load_for_path(source, key_path, segs, root, out.error) || !find(root, segs, target, out.error)) {
+  auto at = [](const YAML::Mark& m) {
+    return "line " + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": ";
+  };
+  if (!load_for_path(source, key_path, segs, root, out.error)) {
     out.error = quoted_text(out.error);
     return out;
   }
-  auto where = [&](const YAML::Node& n) {
-    return "line " + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": ";
-  };
+  if (YAML::Mark stopped; !find(root, segs, target, out.error, nullptr, &stopped)) {
+    out.error = (stopped.is_null() ? "" : at(stopped)) + quoted_text(out.error);
+    return out;
+  }
+  auto where = [&](const YAML::Node& n) { return at(n.Mark()); };
   if (target.IsMap() || target.IsSequence()) {
     out.error = where(target) + "'" + quoted_text(key_path) + "' is " + (target.IsMap() ? "a map" : "a list") +
                 ", not a single value; set one of its keys (e.g. '" + quoted_text(key_path) +
@@ -428,8 +425,22 @@ YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_p
   // fit (`!!int` over "v1.2") is dropped with the old value: a reader would fail on the file.
   std::size_t tag_start = std::string::npos;
   while (start < source.size() && (source[start] == '&' || source[start] == '!')) {
+    const std::size_t property = start;
     if (source[start] == '!') tag_start = start;
     while (start < source.size() && source[start] != ' ' && source[start] != '\t') ++start;
+    // An anchor of other characters than letters, digits, '-' and '_' (`&an:chor`) is read as
+    // YAML 1.2 says by yaml-cpp, but ended early by YAML 1.1 readers (PyYAML, Go's yaml), to whom
+    // the rest is part of the value: no edit reads back the same to both.
+    if (source[property] == '&' &&
+        !std::all_of(source.begin() + static_cast<std::ptrdiff_t>(property) + 1,
+                     source.begin() + static_cast<std::ptrdiff_t>(start),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; })) {
+      out.error = where(target) + "'" + quoted_text(key_path) + "' has the anchor '" +
+                  quoted_text(source.substr(property, start - property)) +
+                  "', which YAML 1.1 readers (PyYAML, Go's yaml) end before its first character that is not a "
+                  "letter, digit, '-' or '_', and so read another value; rename the anchor first, or use file.replace";
+      return out;
+    }
     while (start < source.size() && (source[start] == ' ' || source[start] == '\t')) ++start;
   }
   const bool drop_tag = tag_start != std::string::npos && core_tag(target.Tag()) && !fits_tag(target.Tag(), value);
@@ -454,6 +465,18 @@ YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_p
       if (source[i] == ':' &&
           (i + 1 == source.size() || std::string(" \t\r\n").find(source[i + 1]) != std::string::npos))
         colon = i;
+    }
+    // The colon found must be the key's own (after the key, or alone as the value indicator of an
+    // explicit `? key`): an explicit key with no value has none, and the colon of the line before
+    // belongs to another key.
+    const std::string before_colon = colon == std::string::npos ? "" : source.substr(line_start, colon - line_start);
+    if (colon != std::string::npos && segs.back().kind == KeySegment::Kind::Key &&
+        before_colon.find_first_not_of(" \t") != std::string::npos &&
+        before_colon.find(segs.back().key) == std::string::npos) {
+      out.error = where(target) + "'" + quoted_text(key_path) +
+                  "' has no value and no ':' of its own (an explicit '? key' entry); write '" +
+                  quoted_text(segs.back().key) + ": VALUE' there first, or use file.replace";
+      return out;
     }
     if (colon == std::string::npos || flow || tag_start != std::string::npos) {
       out.error = where(target) + "'" + quoted_text(key_path) +
@@ -556,8 +579,12 @@ YamlEdit yaml_set_text(const std::string& source_given, const std::string& key_p
                     (as == WriteAs::Null ? changed.IsNull() || (changed.IsScalar() && changed.Scalar() == value)
                                          : changed.IsScalar() && changed.Scalar() == value);
   if (!reads_back || !same_except(root, after, target, changed, skipped)) {
-    out.error = where(target) + "refusing to write: the edit would change more than '" + quoted_text(key_path) + "'" +
-                (skipped > 1 ? " (its value is shared through an alias)" : "");
+    out.error = skipped > 1
+                    ? where(target) + "refusing to write: the value of '" + quoted_text(key_path) +
+                          "' has an anchor and is used elsewhere through an alias, which the edit would "
+                          "change too; give the places their own values first, or use file.replace"
+                    : where(target) + "refusing to write: the edit would change more than '" + quoted_text(key_path) +
+                          "' (the edited file reads otherwise elsewhere); use file.replace";
     return out;
   }
   out.kind = YamlEdit::Kind::Changed;
