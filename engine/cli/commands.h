@@ -44,6 +44,7 @@ struct RunFlags {
   bool auto_approve = false;
   bool dry_run = false;
   bool wait = false;
+  std::string run_id;  // run --run-id
 };
 
 int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOptions& inputs,
@@ -52,7 +53,10 @@ int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vec
                const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
                const RunFlags& flags);
 int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note,
-                const std::string& as);
+                const std::string& as, bool if_waiting);
+int cmd_export_github(const GlobalOptions& g, const std::string& playbook, const std::string& output,
+                      const std::string& environment, const std::string& setup, const std::string& state,
+                      const std::string& action);
 int cmd_status(const GlobalOptions& g, const std::string& run_id, bool json, bool journal);
 int cmd_runs(const GlobalOptions& g, bool json);
 int cmd_graph(const GlobalOptions& g, const std::string& playbook, const std::string& run_id, const std::string& format,

@@ -86,6 +86,9 @@ int run(int argc, char** argv) {
   add_inputs(run, inputs);
   add_selection(run, selection);
   add_run_flags(run);
+  run->add_option("--run-id", flags.run_id,
+                  "The run's id (letters, digits, . _ -); if that run exists, continue it with this selection")
+      ->type_name("ID");
 
   std::string run_id;
   std::vector<std::string> rerun, rerun_phases;
@@ -105,6 +108,9 @@ int run(int argc, char** argv) {
   approve->add_option("--note", note, "Why, or what was checked");
   std::string approver;
   approve->add_option("--as", approver, "Who approves (default: $USER, else $LOGNAME, else the uid, of this machine)");
+  bool if_waiting = false;
+  approve->add_flag("--if-waiting", if_waiting,
+                    "A step that is already done (succeeded or skipped) needs no approval: say so, exit 0");
 
   auto* status = app.add_subcommand("status", "Show a run and its steps; exits with the run's outcome");
   status->add_option("RUN_ID", run_id, "The run (default: the most recent)");
@@ -151,6 +157,29 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"ascii", "dot", "mermaid", "svg", "html"}));
   graph->add_option("-o,--output", output, "Write to FILE instead of stdout")->type_name("FILE");
 
+  auto* exporter = app.add_subcommand("export", "Write the playbook as another tool's workflow");
+  exporter->require_subcommand(1);
+  auto* github = exporter->add_subcommand(
+      "github-actions",
+      "A GitHub Actions workflow: a job per phase, an environment job per gate (docs/github-actions.md)");
+  std::string environment, setup, state_mode = "postgres", action;
+  github->add_option("PLAYBOOK", playbook, "The playbook, by its path from the repository's root")->required();
+  github->add_option("-o,--output", output, "Write to FILE (atomically) instead of stdout")->type_name("FILE");
+  github->add_option("--environment", environment, "The environment of gates that name none (default: release)")
+      ->type_name("NAME");
+  github->add_option("--setup", setup, "Steps that install relengine (a YAML list), instead of its action")
+      ->type_name("FILE");
+  github
+      ->add_option("--state-mode", state_mode,
+                   "postgres (default: the secret RELENGINE_STATE names a shared store) or artifact (the state "
+                   "directory travels between jobs)")
+      ->type_name("MODE");
+  github
+      ->add_option("--relengine-action", action,
+                   "The action that installs relengine (default: confidential-containers/relengine@main; pin a "
+                   "commit)")
+      ->type_name("OWNER/REPO@REF");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -170,7 +199,8 @@ int run(int argc, char** argv) {
   if (plan->parsed()) return cli::cmd_plan(g, playbook, inputs, selection, json);
   if (run->parsed()) return cli::cmd_run(g, playbook, inputs, selection, flags);
   if (resume->parsed()) return cli::cmd_resume(g, run_id, inputs.sets, rerun, rerun_phases, flags);
-  if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note, approver);
+  if (github->parsed()) return cli::cmd_export_github(g, playbook, output, environment, setup, state_mode, action);
+  if (approve->parsed()) return cli::cmd_approve(g, run_id, step, note, approver, if_waiting);
   if (status->parsed()) return cli::cmd_status(g, run_id, json, journal);
   if (runs->parsed()) return cli::cmd_runs(g, json);
   if (logs->parsed()) return cli::cmd_logs(g, run_id, step);

@@ -32,6 +32,7 @@ exec::RunOptions run_options(const GlobalOptions& g, const RunFlags& f) {
   o.auto_approve = f.auto_approve;
   o.dry_run = f.dry_run;
   o.wait = f.wait;
+  o.run_id = f.run_id;
   o.verbose = g.verbose;
   o.quiet = g.quiet;
   o.log_level = g.log_level;
@@ -127,19 +128,28 @@ int cmd_run(const GlobalOptions& g, const std::string& playbook, const InputOpti
 int cmd_resume(const GlobalOptions& g, const std::string& run_id, const std::vector<std::string>& sets,
                const std::vector<std::string>& rerun, const std::vector<std::string>& rerun_phases,
                const RunFlags& flags) {
-  exec::ResumeRequest req{run_id, sets, rerun, rerun_phases};
+  exec::ResumeRequest req;
+  req.run_id = run_id, req.sets = sets, req.rerun = rerun, req.rerun_phases = rerun_phases;
   return exec::resume_run(req, run_options(g, flags));
 }
 
 int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::string& step, const std::string& note,
-                const std::string& as) {
+                const std::string& as, bool if_waiting) {
   try {
     auto store = state::open_store(g.state_dir, state::OpenMode::Existing);
     auto run = find_run(*store, run_id);
     if (!run) return kStateProblem;
     auto steps = store->steps(run->id);
-    auto it = std::find_if(steps.begin(), steps.end(), [&](const auto& s) { return s.id == step; });
-    if (it == steps.end()) {
+    // The step, or every instance of a for_each step (ID names them all: ID[a], ID[b], ...).
+    std::vector<state::StepRecord*> targets;
+    for (auto& s : steps)
+      if (s.id == step) targets.push_back(&s);
+    if (targets.empty())
+      for (auto& s : steps)
+        if (s.step == step && s.id.size() > step.size() && s.id[step.size()] == '[' && s.id.back() != '*' &&
+            s.id != step + "[*]")
+          targets.push_back(&s);
+    if (targets.empty()) {
       std::vector<std::string> waiting;
       for (const auto& s : steps)
         if (s.status == StepStatus::Waiting) waiting.push_back(s.id);
@@ -151,26 +161,38 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
       std::cerr << "\n";
       return kBadInput;
     }
-    if (it->status != StepStatus::Waiting) {
-      std::cerr << "relengine: step " << step << " of run " << run->id << " is " << state::name(it->status)
-                << ", not waiting for approval\n";
-      return kBadInput;
+    const std::string flag = state::state_dir_hint(g.state_dir);
+    std::size_t approved = 0;
+    for (auto* it : targets) {
+      if (if_waiting && (it->status == StepStatus::Succeeded || it->status == StepStatus::Skipped)) {
+        std::cout << "Step " << it->id << " of run " << run->id << " is " << state::name(it->status)
+                  << (it->reason.empty() ? "" : " (" + it->reason + ")") << ": nothing to approve.\n";
+        continue;
+      }
+      if (it->status != StepStatus::Waiting) {
+        std::cerr << "relengine: step " << it->id << " of run " << run->id << " is " << state::name(it->status)
+                  << ", not waiting for approval\n";
+        return kBadInput;
+      }
     }
-    // What it was waiting with: a resume that renders it otherwise voids this approval.
-    state::RunStore::Approval approval{as.empty() ? state::user_name() : as, state::host_name(), state::now_rfc3339(),
-                                       note, it->fingerprint};
-    if (!store->approve(run->id, step, approval)) {
-      std::cerr << "relengine: step " << step << " of run " << run->id
-                << " is no longer waiting as it was (approved or rendered anew meanwhile): see relengine status "
+    for (auto* it : targets) {
+      if (it->status != StepStatus::Waiting) continue;
+      // What it was waiting with: a resume that renders it otherwise voids this approval.
+      state::RunStore::Approval approval{as.empty() ? state::user_name() : as, state::host_name(), state::now_rfc3339(),
+                                         note, it->fingerprint};
+      if (!store->approve(run->id, it->id, approval)) {
+        std::cerr << "relengine: step " << it->id << " of run " << run->id
+                  << " is no longer waiting as it was (approved or rendered anew meanwhile): see relengine status "
+                  << run->id << "\n";
+        return kBadInput;
+      }
+      ++approved;
+      std::cout << "Approved " << it->id << " of run " << run->id << " (by " << approval.by << " on " << approval.host
+                << ").\n";
+    }
+    if (approved > 0)
+      std::cout << "A driver waiting for it (--wait) goes on; else continue with: relengine" << flag << " resume "
                 << run->id << "\n";
-      return kBadInput;
-    }
-    it->approved_by = approval.by;
-    std::string flag = state::state_dir_hint(g.state_dir);
-    std::cout << "Approved " << step << " of run " << run->id << " (by " << it->approved_by << " on " << approval.host
-              << ")."
-              << "\nA driver waiting for it (--wait) goes on; else continue with: relengine" << flag << " resume "
-              << run->id << "\n";
     return kOk;
   } catch (const state::StateError& e) {
     return state_error(e.what());

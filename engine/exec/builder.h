@@ -31,6 +31,7 @@ struct RunOptions {
   bool interactive = false;  // stdin and stdout are terminals: gates ask
   bool progress = false;     // stdout is a terminal that can redraw a line: keep a progress line
   std::string log_level;     // --log-level of the engine's own log ("" : $RELENGINE_LOG, else info)
+  std::string run_id;        // run --run-id: the id of the run to start, or to continue if it exists
 };
 
 // Drives the run until nothing more can proceed; returns its exit code (SPEC §1). `records`: one

@@ -63,7 +63,14 @@ Reconciliation reconcile(const ReconcileInput& in) {
       r.status = ps.selected ? StepStatus::Pending : StepStatus::Skipped;
       r.reason = ps.selected ? "" : "selection";
     } else if (!ps.selected) {
-      r.status = StepStatus::Skipped, r.reason = "selection", r.message = ps.unselected_reason;
+      // Outside the selection: what has not started stays out of it; what a part of the run selected
+      // before did (a run continued one phase at a time, `run --run-id`) keeps its record.
+      if (r.status == StepStatus::Pending || r.status == StepStatus::Running ||
+          (r.status == StepStatus::Skipped && r.reason == "selection"))
+        r.status = StepStatus::Skipped, r.reason = "selection", r.message = ps.unselected_reason;
+    } else if (r.status == StepStatus::Skipped && r.reason == "selection") {
+      why = "selected now";
+      r.message.clear();
     } else if (in.rerun.count(ps.vertex)) {
       why = "rerun";
       clear_approval(r);  // a repeated gate is confirmed again

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -120,12 +121,47 @@ bool prerender(const plan::Prepared& prep, const plan::Selection& sel, plan::Pla
 
 }  // namespace
 
+bool valid_run_id(const std::string& id) {
+  if (id.empty() || id.size() > 100 || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
               const RunOptions& opt) {
   englog::Settings log_settings;
   if (std::string error; !englog::settings(opt.log_level, log_settings, error)) {
     std::cerr << "relengine: " << error << "\n";
     return kBad;
+  }
+  if (!opt.run_id.empty() && !valid_run_id(opt.run_id)) {
+    std::cerr << "relengine: --run-id '" << load::escape_control(opt.run_id)
+              << "': a run id is letters, digits, '.', '_' and '-' (at most 100, starting with a letter or digit)\n";
+    return kBad;
+  }
+  // A run id that names an existing run: continue it, with this selection (one phase at a time).
+  if (!opt.run_id.empty()) {
+    try {
+      std::unique_ptr<state::RunStore> existing;
+      try {
+        existing = state::open_store(opt.state_dir, state::OpenMode::ForReading);
+      } catch (const state::StateNotFound&) {
+      }
+      if (existing && existing->find_run(opt.run_id)) {
+        existing.reset();
+        ResumeRequest req;
+        req.run_id = opt.run_id;
+        req.sets = inputs.sets;
+        req.playbook = playbook_path;
+        req.selection = selection;
+        req.inputs_file = inputs.inputs_file;
+        return resume_run(req, opt);
+      }
+    } catch (const state::StateError& e) {
+      std::cerr << "relengine: " << e.what() << "\n";
+      return kState;
+    }
   }
   auto pb = load_checked(playbook_path);
   if (!pb) return kBad;
@@ -142,7 +178,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
   try {
     auto store = state::open_store(opt.state_dir, state::OpenMode::Create);
     state::RunRecord run;
-    run.id = make_run_id();
+    run.id = opt.run_id.empty() ? make_run_id() : opt.run_id;
     run.playbook = playbook_path;
     run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
     run.playbook_hash = load::content_hash(pb->source);
@@ -204,20 +240,29 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     auto release = [&] {
       if (!opt.dry_run) store->release_lease(run->id);
     };
-    if (!fs::exists(run->playbook_path)) {
-      std::cerr << "relengine: the playbook of run " << run->id << " is gone: " << run->playbook_path << "\n";
+    const bool continued = !req.playbook.empty();  // run --run-id of this run, from this file
+    const std::string playbook_path = continued ? req.playbook : run->playbook_path;
+    if (!fs::exists(playbook_path)) {
+      std::cerr << "relengine: the playbook of run " << run->id << " is gone: " << playbook_path << "\n";
       release();
       return kBad;
     }
-    auto pb = load_checked(run->playbook_path, &*run);
+    auto pb = load_checked(playbook_path, &*run);
     if (!pb) {
       release();
       return kBad;
     }
-    pb->path = run->playbook;  // messages name it as the user did
+    if (continued && pb->name.value != run->name) {
+      std::cerr << "relengine: run " << run->id << " is a run of playbook '" << run->name << "', not of '"
+                << pb->name.value << "' (" << playbook_path << "); give another --run-id\n";
+      release();
+      return kBad;
+    }
+    pb->path = continued ? req.playbook : run->playbook;  // messages name it as the user did
     load::InputSources sources;
     sources.recorded = run->inputs;
     sources.sets = req.sets;
+    sources.inputs_file = req.inputs_file;
     load::Diagnostics diags;
     // The for_each lists this run computed at run time: it keeps the instances it had.
     plan::Expansions expansions = plan::parse_expansions(store->expansions(run->id));
@@ -261,7 +306,7 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
         return report_diags(diags);
       }
     }
-    plan::Selection selection = selection_from_json(run->selection);
+    plan::Selection selection = req.selection ? *req.selection : selection_from_json(run->selection);
     plan::Plan plan;
     if (!prerender(prep, selection, plan)) {
       release();
@@ -310,6 +355,9 @@ int resume_run(const ResumeRequest& req, const RunOptions& opt) {
     store->save_steps(run->id, rec.writes);  // one transaction, not one fsync per step
     store->update_run_inputs(run->id, prep.inputs.public_values(), load::content_hash(pb->source),
                              load::validator_id());
+    if (continued)
+      store->update_run_selection(run->id, selection_json(selection), req.playbook,
+                                  fs::absolute(req.playbook).lexically_normal().string());
     store->set_run_status(run->id, state::RunStatus::Running, false);
     std::vector<StepRecord> records = std::move(rec.records);
     asio::io_context io;

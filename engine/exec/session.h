@@ -3,6 +3,7 @@
 // CommandRunner. Used by the CLI.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,16 @@ struct ResumeRequest {
   std::vector<std::string> sets;          // --set overrides of recorded inputs
   std::vector<std::string> rerun;         // --rerun STEP
   std::vector<std::string> rerun_phases;  // --rerun-phase PHASE
+  // `run --run-id` of a run that exists: continue it from this playbook file (the same playbook, by
+  // name), with this selection instead of the one it recorded, and these inputs.
+  std::string playbook;
+  std::optional<plan::Selection> selection;
+  std::string inputs_file;
 };
+
+// A run id given by the user (`run --run-id`): letters, digits, '.', '_' and '-', at most 100,
+// starting with a letter or digit.
+bool valid_run_id(const std::string& id);
 
 // Exit codes as in SPEC §1.
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,

@@ -537,6 +537,7 @@ class Builder {
     st.timeout = timeout(n);
     st.retry = retry(n);
     st.lock = text(n, "lock");
+    st.github_environment = text(n, "github_environment");
     st.idempotent = flag(n, "idempotent");
     st.irreversible = flag(n, "irreversible");
     st.continue_on_error = flag(n, "continue_on_error");

@@ -136,6 +136,7 @@ struct Step {
   std::optional<std::chrono::milliseconds> timeout;  // 1 ms to kMaxTimeout
   std::optional<Retry> retry;
   Text lock;
+  Text github_environment;  // the GitHub environment of this gate, when exported to GitHub Actions
   bool idempotent = false;
   bool irreversible = false;
   bool continue_on_error = false;

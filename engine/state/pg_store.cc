@@ -320,6 +320,15 @@ class PgStore final : public RunStore {
     });
   }
 
+  void update_run_selection(const std::string& run_id, const std::string& selection, const std::string& playbook,
+                            const std::string& playbook_path) override {
+    write([&](pqxx::work& tx) {
+      fence(tx, run_id);
+      tx.exec_params("UPDATE runs SET selection = $1, playbook = $2, playbook_path = $3 WHERE id = $4", selection,
+                     playbook, playbook_path, run_id);
+    });
+  }
+
   void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
                         const std::string& placeholder, const std::vector<StepRecord>& instances) override {
     write([&](pqxx::work& tx) {

@@ -563,6 +563,15 @@ void SqliteStore::update_run_inputs(const std::string& run_id, const std::map<st
   tx.commit();
 }
 
+void SqliteStore::update_run_selection(const std::string& run_id, const std::string& selection,
+                                       const std::string& playbook, const std::string& playbook_path) {
+  Transaction tx(db_);
+  fence(run_id);
+  Statement s(db_, "UPDATE runs SET selection = ?, playbook = ?, playbook_path = ? WHERE id = ?");
+  s.bind(1, selection).bind(2, playbook).bind(3, playbook_path).bind(4, run_id).step();
+  tx.commit();
+}
+
 void SqliteStore::record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
                                    const std::string& placeholder, const std::vector<StepRecord>& instances) {
   Transaction tx(db_);

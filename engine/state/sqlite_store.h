@@ -46,6 +46,8 @@ class SqliteStore final : public RunStore {
   void save_steps(const std::string& run_id, const std::vector<Transition>& steps) override;
   void remove_step(const std::string& run_id, const std::string& step_id) override;
   void set_run_status(const std::string& run_id, RunStatus status, bool finished) override;
+  void update_run_selection(const std::string& run_id, const std::string& selection, const std::string& playbook,
+                            const std::string& playbook_path) override;
   void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                          const std::string& playbook_hash, const std::string& validated_by) override;
   void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,

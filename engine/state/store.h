@@ -153,6 +153,10 @@ class RunStore {
   virtual void set_run_status(const std::string& run_id, RunStatus status, bool finished) = 0;
   virtual void update_run_inputs(const std::string& run_id, const std::map<std::string, std::string>& inputs,
                                  const std::string& playbook_hash, const std::string& validated_by) = 0;
+  // A run continued with another selection (`run --run-id` of an existing run, one phase at a time),
+  // and the playbook file it was continued from (the same playbook, maybe at another path).
+  virtual void update_run_selection(const std::string& run_id, const std::string& selection,
+                                    const std::string& playbook, const std::string& playbook_path) = 0;
 
   // A for_each whose list is only known at run time: records the items (JSON) and, in the same
   // transaction, replaces the placeholder record `placeholder` (ID[*]) by the instances' records.

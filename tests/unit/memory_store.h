@@ -83,6 +83,11 @@ class MemoryStore final : public state::RunStore {
     write();
     runs_[run_id].inputs = inputs, runs_[run_id].playbook_hash = hash, runs_[run_id].validated_by = validated_by;
   }
+  void update_run_selection(const std::string& run_id, const std::string& selection, const std::string& playbook,
+                            const std::string& playbook_path) override {
+    write();
+    runs_[run_id].selection = selection, runs_[run_id].playbook = playbook, runs_[run_id].playbook_path = playbook_path;
+  }
   void record_expansion(const std::string& run_id, const std::string& step, const std::string& items,
                         const std::string& placeholder, const std::vector<state::StepRecord>& instances) override {
     write();
