@@ -23,6 +23,7 @@ namespace {
 using graph::Vertex;
 
 constexpr const char* kStateArtifact = "relengine-state";
+constexpr const char* kWorkspaceArtifact = "relengine-workspace";
 constexpr const char* kRunId = "gh-${{ github.run_id }}";
 
 // A gate or an irreversible step: a job of its own, in a GitHub environment.
@@ -250,30 +251,39 @@ class Writer {
     out_ << YAML::Key << "uses" << YAML::Value << opt_.action << YAML::EndMap;
   }
 
-  void write_state_download() {
-    if (opt_.state != StateMode::Artifact) return;
-    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "The run's state, from the job before";
+  void write_artifact_download(const std::string& name, const char* artifact, const std::string& path) {
+    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
     out_ << YAML::Key << "uses" << YAML::Value << std::string(kDownloadArtifact.name) + "@" + kDownloadArtifact.sha;
     out_ << YAML::Comment(kDownloadArtifact.tag);
     out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap;
-    out_ << YAML::Key << "name" << YAML::Value << kStateArtifact;
-    out_ << YAML::Key << "path" << YAML::Value << "${{ runner.temp }}/relengine-state";
+    out_ << YAML::Key << "name" << YAML::Value << artifact;
+    out_ << YAML::Key << "path" << YAML::Value << path;
     out_ << YAML::EndMap << YAML::EndMap;
   }
 
-  void write_state_upload() {
-    if (opt_.state != StateMode::Artifact) return;
-    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "The run's state, for the next job";
+  void write_artifact_upload(const std::string& name, const char* artifact, const std::string& path) {
+    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
     out_ << YAML::Key << "if" << YAML::Value << "${{ always() }}";
     out_ << YAML::Key << "uses" << YAML::Value << std::string(kUploadArtifact.name) + "@" + kUploadArtifact.sha;
     out_ << YAML::Comment(kUploadArtifact.tag);
     out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap;
-    out_ << YAML::Key << "name" << YAML::Value << kStateArtifact;
-    out_ << YAML::Key << "path" << YAML::Value << "${{ runner.temp }}/relengine-state";
+    out_ << YAML::Key << "name" << YAML::Value << artifact;
+    out_ << YAML::Key << "path" << YAML::Value << path;
     out_ << YAML::Key << "overwrite" << YAML::Value << true;
     out_ << YAML::Key << "include-hidden-files" << YAML::Value << true;
     out_ << YAML::Key << "if-no-files-found" << YAML::Value << "error";
     out_ << YAML::EndMap << YAML::EndMap;
+  }
+
+  void write_state_download() {
+    if (opt_.state == StateMode::Artifact)
+      write_artifact_download("The run's state, from the job before", kStateArtifact,
+                              "${{ runner.temp }}/relengine-state");
+  }
+
+  void write_state_upload() {
+    if (opt_.state == StateMode::Artifact)
+      write_artifact_upload("The run's state, for the next job", kStateArtifact, "${{ runner.temp }}/relengine-state");
   }
 
   // The environment of a step that runs relengine: where the state is, and the engine's log.
@@ -295,10 +305,30 @@ class Writer {
     write_if(ph, first);
     out_ << YAML::Key << "runs-on" << YAML::Value << opt_.runs_on;
     out_ << YAML::Key << "steps" << YAML::Value << YAML::BeginSeq;
-    out_ << YAML::BeginMap << YAML::Key << "uses" << YAML::Value << std::string(kCheckout.name) + "@" + kCheckout.sha;
-    out_ << YAML::Comment(kCheckout.tag);
-    out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap << YAML::Key << "fetch-depth" << YAML::Value << 0
-         << YAML::EndMap << YAML::EndMap;
+    // One workspace for the whole release, as on a laptop: the first job checks the repository
+    // out, every later one continues in the workspace the job before left (its local branches and
+    // commits), carried as a tar (which keeps file modes, unlike an artifact's files).
+    if (first) {
+      out_ << YAML::BeginMap << YAML::Key << "uses" << YAML::Value << std::string(kCheckout.name) + "@" + kCheckout.sha;
+      out_ << YAML::Comment(kCheckout.tag);
+      out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap << YAML::Key << "fetch-depth" << YAML::Value << 0
+           << YAML::EndMap << YAML::EndMap;
+    } else {
+      write_artifact_download("The release's workspace, from the job before", kWorkspaceArtifact,
+                              "${{ runner.temp }}/relengine-workspace");
+      out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "Unpack the workspace";
+      out_ << YAML::Key << "shell" << YAML::Value << "bash";
+      out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
+           << "tar -C \"$GITHUB_WORKSPACE\" -xf \"$RUNNER_TEMP/relengine-workspace/workspace.tar\"\n";
+      out_ << YAML::EndMap;
+    }
+    // The release's commits need an author: GitHub's own bot, as release workflows commonly do.
+    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "Git identity for the release's commits";
+    out_ << YAML::Key << "shell" << YAML::Value << "bash";
+    out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
+         << "git config --global user.name 'github-actions[bot]'\n"
+            "git config --global user.email '41898282+github-actions[bot]@users.noreply.github.com'\n";
+    out_ << YAML::EndMap;
     write_setup(setup);
     if (!first) write_state_download();
     out_ << YAML::BeginMap;
@@ -346,6 +376,15 @@ class Writer {
     out_ << YAML::Key << "run" << YAML::Value << YAML::Literal << script;
     out_ << YAML::EndMap;
     write_state_upload();
+    out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "Pack the workspace";
+    out_ << YAML::Key << "if" << YAML::Value << "${{ always() }}";
+    out_ << YAML::Key << "shell" << YAML::Value << "bash";
+    out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
+         << "mkdir -p \"$RUNNER_TEMP/relengine-workspace-out\"\n"
+            "tar -C \"$GITHUB_WORKSPACE\" -cf \"$RUNNER_TEMP/relengine-workspace-out/workspace.tar\" .\n";
+    out_ << YAML::EndMap;
+    write_artifact_upload("The release's workspace, for the next job", kWorkspaceArtifact,
+                          "${{ runner.temp }}/relengine-workspace-out");
     write_logs_upload(id);
     out_ << YAML::EndSeq << YAML::EndMap;
   }

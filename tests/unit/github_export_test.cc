@@ -195,26 +195,33 @@ TEST_CASE(
   CHECK(jobs["cut"]["if"].Scalar() == "${{ !failure() && !cancelled() }}");
   CHECK(!jobs["upstream-sync"]["if"]);
   const std::regex pinned("^[-a-z]+/[-a-z]+@[0-9a-f]{40}$");
-  std::size_t runs = 0;
+  std::size_t relengine_jobs = 0;
   for (const auto& j : jobs) {
     for (const auto& need : j.second["needs"]) CHECK(ids.count(need.Scalar()));
+    bool runs_relengine = false;
     for (const auto& step : j.second["steps"]) {
       if (step["uses"] && step["uses"].Scalar().rfind("actions/", 0) == 0)
         CHECK_MESSAGE(std::regex_match(step["uses"].Scalar(), pinned), step["uses"].Scalar());
       if (step["run"]) {
-        ++runs;
         CHECK_MESSAGE(step["run"].Scalar().find("${{") == std::string::npos, step["run"].Scalar());
+        if (step["run"].Scalar().find("relengine run ") != std::string::npos ||
+            step["run"].Scalar().find("relengine approve ") != std::string::npos)
+          runs_relengine = true;
       }
     }
+    relengine_jobs += runs_relengine ? 1 : 0;
   }
-  CHECK(runs == ids.size());
+  CHECK(relengine_jobs == ids.size());
+  // One workspace: the first job checks out, the others unpack the one the job before left.
+  CHECK(jobs["upstream-sync"]["steps"][0]["uses"].Scalar().rfind("actions/checkout@", 0) == 0);
+  CHECK(jobs["kata-bump"]["steps"][0]["with"]["name"].Scalar() == "relengine-workspace");
   // Least permissions, the concurrency of one release, secrets only through env.
   CHECK(wf["permissions"]["contents"].Scalar() == "write");
   CHECK(wf["permissions"]["pull-requests"].Scalar() == "write");
   CHECK(wf["permissions"].size() == 2);
   CHECK(wf["concurrency"]["group"].Scalar() == "relengine-peerpods-release-${{ inputs.version }}");
   CHECK(!wf["on"]["workflow_dispatch"]["inputs"]["github_token"]);
-  CHECK(jobs["upstream-sync"]["steps"][2]["env"]["GITHUB_TOKEN"].Scalar() == "${{ secrets.GITHUB_TOKEN }}");
+  CHECK(jobs["upstream-sync"]["steps"][3]["env"]["GITHUB_TOKEN"].Scalar() == "${{ secrets.GITHUB_TOKEN }}");
   // GitHub takes 10 inputs: the required ones and the one a phase's `if` reads are the workflow's,
   // the rest come together in more_inputs, with their defaults named.
   const YAML::Node inputs = wf["on"]["workflow_dispatch"]["inputs"];
