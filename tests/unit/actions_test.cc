@@ -18,11 +18,6 @@ namespace {
 
 using Dir = TempDirectory;
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 void spit(const std::string& p, const std::string& text) {
   fs::create_directories(fs::path(p).parent_path());
   std::ofstream(p, std::ios::binary) << text;

@@ -27,13 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The workflow as GitHub reads it: YAML 1.2 core scalars (plain true/false, numbers, null); keys
 // and quoted scalars are strings.
 json to_json(const YAML::Node& n) {

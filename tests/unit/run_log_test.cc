@@ -14,16 +14,7 @@
 using namespace relengine::state;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("RunLog: interleaved attempts of several steps read back apart, by step and attempt") {
   TempDirectory dir;

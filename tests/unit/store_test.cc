@@ -43,11 +43,6 @@ struct Umask {
   ~Umask() { ::umask(before); }
 };
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 TEST_CASE("runs and steps round-trip — events are journaled in order") {
@@ -114,10 +109,10 @@ TEST_CASE("a state file from a newer relengine is refused and left as it is") {
   sqlite3_exec(db, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='99' WHERE key='schema_version'", nullptr,
                nullptr, nullptr);
   sqlite3_close(db);
-  std::string before = read_all(d.path / "state.db");
+  std::string before = slurp(d.path / "state.db");
   CHECK_THROWS_WITH_AS(SqliteStore::open(d.path.string(), true), doctest::Contains("written by a newer relengine"),
                        StateError);
-  CHECK(read_all(d.path / "state.db") == before);
+  CHECK(slurp(d.path / "state.db") == before);
 }
 
 TEST_CASE("a state file of schema 1 is migrated to 2: runs gain validated_by, nothing is lost") {
@@ -163,13 +158,13 @@ TEST_CASE("a state file truncated at any point is refused or read, never crashes
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
     sqlite3_close(db);
   }
-  std::string whole = read_all(d.path / "state.db");
+  std::string whole = slurp(d.path / "state.db");
   REQUIRE(whole.size() > 4096);
   int refused = 0, opened = 0;
   for (std::size_t cut = 0; cut < whole.size(); cut += whole.size() / 64 + 1) {
     Dir t;
     { std::ofstream(t.path / "state.db", std::ios::binary) << whole.substr(0, cut); }
-    std::string before = read_all(t.path / "state.db");
+    std::string before = slurp(t.path / "state.db");
     try {
       auto store = SqliteStore::open(t.path.string(), false);
       store->runs();
@@ -177,7 +172,7 @@ TEST_CASE("a state file truncated at any point is refused or read, never crashes
     } catch (const StateError&) {
       ++refused;
     }
-    if (cut > 0) CHECK(read_all(t.path / "state.db") == before);
+    if (cut > 0) CHECK(slurp(t.path / "state.db") == before);
   }
   CHECK(refused > 0);
 }

@@ -1,10 +1,18 @@
-// A fresh temporary directory for a unit test, removed with everything in it at the end.
+// A fresh temporary directory for a unit test, removed with everything in it at the end; and the
+// whole of a file, as the tests read it back.
 #pragma once
 
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 struct TempDirectory {
   std::filesystem::path path;

@@ -7,16 +7,12 @@
 #include <fstream>
 
 #include "exec/actions/yaml_edit.h"
+#include "temp_dir.h"
 
 using namespace relengine::exec::actions;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Lines that differ between two texts (same line count assumed).
 int changed_lines(const std::string& a, const std::string& b) {

@@ -23,13 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A yaml.set key path for a path of keys and indexes, or "" when its syntax cannot name one of the
 // keys (a key holding both '"' and '.' or '[', or an empty key).
 std::string key_path_of(const json& path) {
@@ -82,7 +75,7 @@ TEST_CASE(
   TempDirectory d;
   const std::string judge = "/usr/bin/python3 '" + (suite / "judge.py").string() + "' ";
   REQUIRE(std::system((judge + "paths '" + data.string() + "' '" + d / "paths.json" + "'").c_str()) == 0);
-  const json cases = json::parse(read_all(d / "paths.json"));
+  const json cases = json::parse(slurp(d / "paths.json"));
 
   const std::vector<std::string> values = {"relengine-edit-1", "3.10", "yes", "a: b #c", "2001-12-14", "two\nlines"};
   const std::regex positioned("^line [0-9]+:[0-9]+: .+|^cannot parse the file: .*line [0-9]+, column [0-9]+.*");
@@ -96,7 +89,7 @@ TEST_CASE(
     }
     ++mappings;
     const fs::path source = data / name / "in.yaml";
-    const std::string text = read_all(source);
+    const std::string text = slurp(source);
     for (const auto& path : c["paths"]) {
       ++leaves;
       const std::string key_path = key_path_of(path);
@@ -132,7 +125,7 @@ TEST_CASE(
   }
   std::ofstream(d / "edits.json") << edits.dump();
   REQUIRE(std::system((judge + "check '" + d / "edits.json" + "' '" + d / "wrong.json" + "'").c_str()) == 0);
-  const json wrong = json::parse(read_all(d / "wrong.json"));
+  const json wrong = json::parse(slurp(d / "wrong.json"));
   for (const auto& w : wrong) FAIL_CHECK("a wrong edit: " << w.get<std::string>());
 
   // The summary, as docs/yaml-test-suite.md gives it.
@@ -148,7 +141,7 @@ TEST_CASE(
           << ", refused " << attempts - edits.size();
   for (const auto& [reason, n] : refused) summary << "; " << reason << " " << n;
   MESSAGE(summary.str());
-  const std::string doc = read_all(fs::path(SOURCE_DIR) / "docs" / "yaml-test-suite.md");
+  const std::string doc = slurp(fs::path(SOURCE_DIR) / "docs" / "yaml-test-suite.md");
   CHECK_MESSAGE(doc.find("`" + summary.str() + "`") != std::string::npos,
                 "docs/yaml-test-suite.md does not give these counts; update it to:\n`" << summary.str() << "`");
   CHECK(changed > 0);
