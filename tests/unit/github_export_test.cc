@@ -114,11 +114,17 @@ int run_tool(const std::string& tool, const std::string& file, std::string& outp
 
 TEST_CASE(
     "export github-actions: the peer pods workflow is valid to GitHub's schema, actionlint and action-validator") {
-  for (auto mode : {exporter::StateMode::Postgres, exporter::StateMode::Artifact}) {
+  const std::vector<std::pair<std::string, exporter::StateMode>> exports = {
+      {"playbooks/peerpods-release.yaml", exporter::StateMode::Postgres},
+      {"playbooks/peerpods-release.yaml", exporter::StateMode::Artifact},
+      {"playbooks/peerpods-release-helm.yaml", exporter::StateMode::Postgres},
+      {"tests/valid/dag.yaml", exporter::StateMode::Artifact}};
+  for (const auto& [playbook, mode] : exports) {
+    CAPTURE(playbook);
     CAPTURE(static_cast<int>(mode));
     exporter::GithubOptions opt;
     opt.state = mode;
-    Export e = export_playbook("playbooks/peerpods-release.yaml", opt);
+    Export e = export_playbook(playbook, opt);
     REQUIRE(e.text);
     CHECK_MESSAGE(schema_errors(*e.text).empty(), schema_errors(*e.text));
     TempDirectory d;
