@@ -286,6 +286,15 @@ class Writer {
       write_artifact_upload("The run's state, for the next job", kStateArtifact, "${{ runner.temp }}/relengine-state");
   }
 
+  // Without the secret, relengine would keep a state of its own in each job, which knows nothing
+  // of the jobs before: stop instead.
+  std::string state_guard() const {
+    if (opt_.state != StateMode::Postgres) return "";
+    return "[ -n \"${RELENGINE_STATE:-}\" ] || { echo \"::error::the repository secret RELENGINE_STATE (a PostgreSQL "
+           "URL) is not set: every job of the release shares the run through it (docs/github-actions.md)\"; exit 1; "
+           "}\n";
+  }
+
   // The environment of a step that runs relengine: where the state is, and the engine's log.
   void write_state_env() {
     if (opt_.state == StateMode::Artifact)
@@ -351,7 +360,7 @@ class Writer {
     if (!folded_.empty())
       out_ << YAML::Key << "RELENGINE_MORE_INPUTS" << YAML::Value << "${{ inputs." + folded_name_ + " }}";
     out_ << YAML::EndMap;
-    std::string script = "set -euo pipefail\nargs=()\n";
+    std::string script = "set -euo pipefail\n" + state_guard() + "args=()\n";
     if (!folded_.empty())
       script +=
           "if [ -n \"$RELENGINE_MORE_INPUTS\" ]; then\n"
@@ -414,8 +423,9 @@ class Writer {
          << "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}";
     out_ << YAML::EndMap;
     out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
-         << "relengine approve \"$RELENGINE_RUN_ID\" \"$STEP\" --if-waiting --as \"$ACTOR\" \\\n"
-            "  --note \"GitHub environment $ENVIRONMENT, run $RUN_URL\"\n";
+         << state_guard() +
+                "relengine approve \"$RELENGINE_RUN_ID\" \"$STEP\" --if-waiting --as \"$ACTOR\" \\\n"
+                "  --note \"GitHub environment $ENVIRONMENT, run $RUN_URL\"\n";
     out_ << YAML::EndMap;
     write_state_upload();
     out_ << YAML::EndSeq << YAML::EndMap;

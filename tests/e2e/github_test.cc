@@ -238,6 +238,21 @@ TEST_CASE("export github-actions: what it cannot express is refused, positioned,
   std::string wf = slurp(d / "wf.yml");
   CHECK(wf.find("/opt/relengine/bin") != std::string::npos);
   CHECK(wf.find("uses: confidential-containers/relengine") == std::string::npos);
+
+  // A workflow for the PostgreSQL store whose secret is not set stops at once: without it every
+  // job would keep a state of its own, and run again what the jobs before did.
+  r = relengine({"export", "github-actions", "ok.yaml", "-o", "pg.yml"}, d.path().string());
+  REQUIRE(r.code == 0);
+  write(d / "bin" / "relengine", "#!/bin/sh\nexec " + quote(RELENGINE_BIN) + " \"$@\"\n");
+  shell("chmod +x " + quote((d / "bin" / "relengine").string()));
+  r = shell("/usr/bin/python3 " + quote(std::string(TESTS_DIR) + "/github/run_workflow.py") + " " +
+            quote((d / "pg.yml").string()) + " --work " + quote((d / "work").string()) + " --checkout " +
+            quote("cp " + quote((d / "ok.yaml").string()) + " \"$WS\"/") + " --relengine-bin " +
+            quote((d / "bin").string()));
+  CHECK(r.code == 1);
+  CHECK(slurp(d / "work" / "log.txt").find("the repository secret RELENGINE_STATE (a PostgreSQL URL) is not set") !=
+        std::string::npos);
+  CHECK(!fs::exists(d / "work" / "jobs" / "p" / "ws" / ".relengine"));
 }
 
 TEST_CASE(
