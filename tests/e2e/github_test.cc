@@ -50,10 +50,11 @@ struct Sandbox {
     // The remote logs every ref it accepts; the first push of a ref that matches the pattern in
     // BLOCK-REF then hangs (the ref is in, its pusher does not know yet) until the pusher is killed.
     write(fs::path(remote) / "hooks" / "post-receive",
-          "#!/bin/sh\nwhile read old new ref; do echo \"$ref $new\" >> ../received.log\n"
+          "#!/bin/sh\nwhile read old new ref; do block=\n"
           "  if [ -e ../BLOCK-REF ]; then pat=$(cat ../BLOCK-REF)\n"
-          "    case $ref in $pat) rm -f ../BLOCK-REF\n"
-          "      i=0; while [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done ;; esac; fi\ndone\n");
+          "    case $ref in $pat) rm -f ../BLOCK-REF; block=1 ;; esac; fi\n"
+          "  echo \"$ref $new\" >> ../received.log\n"
+          "  if [ -n \"$block\" ]; then i=0; while [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; fi\ndone\n");
     shell("chmod +x " + quote(remote + "/hooks/post-receive"));
     // Commits made at one time by one person, and GitHub's merges and releases at another: two
     // releases of the same inputs then make commits of the same hashes.

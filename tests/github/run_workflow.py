@@ -198,8 +198,10 @@ def run_job(name, job, wf, a, ctx_for, log):
         env[k] = substitute(str(v), ctx)
     if job.get("environment"):
         log.write(("[run_workflow] environment %s: approved by %s\n" % (job["environment"], a.reviewer)).encode())
-    failed = False
+    failed = died = False
     for step in job.get("steps", []):
+        if died:  # a dead runner runs nothing more, not even `if: always()` steps
+            break
         if failed and not (step.get("if") and condition(step["if"], ctx, {"always": True})):
             continue
         if step.get("if") and not condition(step["if"], ctx, {"always": True, "failure": failed,
@@ -238,6 +240,7 @@ def run_job(name, job, wf, a, ctx_for, log):
             script = substitute(step["run"], ctx)
             kill = (a.kill[1], a.kill[2]) if a.kill and a.kill[0] == name else None
             rc = run_step_process(script, ws, e, log, kill)
+            died = rc == -9
         if rc != 0:
             log.write(("[run_workflow] %s: the step failed (%d)\n" % (name, rc)).encode())
             failed = True

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "load/loader.h"
 
 using namespace relengine;
@@ -362,4 +366,29 @@ TEST_CASE("a key that is not text, or empty, is reported at the key (the schema 
   CHECK(got[0] == "p.yaml:9:9: error: a key must be text, not a list");
   CHECK(got[1] == "p.yaml:13:9: error: a key must be text, not a map");
   CHECK(got[2].rfind("p.yaml:14:9: error: a key is empty", 0) == 0);
+}
+
+// The YAML test suite (tests/yaml-test-suite) through the loader in-process, as `validate` loads
+// it (e2e/corpus_test.cc runs the binary; this one is cheap enough for the sanitizer build): no
+// case is a playbook, and every problem is one positioned line.
+TEST_CASE("the loader over the YAML test suite: an error for every case, each one positioned line") {
+  std::size_t cases = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(TESTS_DIR) / "yaml-test-suite" / "data")) {
+    std::ifstream in(e.path() / "in.yaml", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    CAPTURE(e.path().filename().string());
+    auto r = load::load_text("in.yaml", text);
+    CHECK(!r.playbook);
+    CHECK(r.diags.has_errors());
+    for (const auto& d : r.diags.sorted()) {
+      std::string line = load::format(d);
+      CHECK_MESSAGE(line.find('\n') == std::string::npos, line);
+      CHECK_MESSAGE(d.mark.line > 0, line);
+      CHECK_MESSAGE(line.find("bad conversion") == std::string::npos, line);
+      CHECK_MESSAGE(line.find("Target should") == std::string::npos, line);
+    }
+    ++cases;
+  }
+  CHECK(cases == 402);
 }
