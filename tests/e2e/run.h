@@ -19,6 +19,17 @@ namespace e2e {
 
 namespace fs = std::filesystem;
 
+// The relengine under test: $RELENGINE_TEST_BIN when set (scripts/test points it at the sanitizer
+// build's binary, so this driver, built once, tests both), else the one built beside this driver.
+inline const char* relengine_bin() {
+  static const char* bin = [] {
+    const char* b = std::getenv("RELENGINE_TEST_BIN");
+    return b && *b ? b : RELENGINE_BUILT_BIN;
+  }();
+  return bin;
+}
+#define RELENGINE_BIN (::e2e::relengine_bin())
+
 struct Result {
   int code = -1;
   std::string out;
