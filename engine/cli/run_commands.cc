@@ -149,6 +149,11 @@ int cmd_approve(const GlobalOptions& g, const std::string& run_id, const std::st
         if (s.step == step && s.id.size() > step.size() && s.id[step.size()] == '[' && s.id.back() != '*' &&
             s.id != step + "[*]")
           targets.push_back(&s);
+    if (targets.empty() && if_waiting && store->expansions(run->id).count(step)) {
+      std::cout << "Step " << step << " of run " << run->id
+                << " has no instances (its list is empty): nothing to approve.\n";
+      return kOk;
+    }
     if (targets.empty()) {
       std::vector<std::string> waiting;
       for (const auto& s : steps)

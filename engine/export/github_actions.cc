@@ -261,9 +261,10 @@ class Writer {
     out_ << YAML::EndMap << YAML::EndMap;
   }
 
-  void write_artifact_upload(const std::string& name, const char* artifact, const std::string& path) {
+  void write_artifact_upload(const std::string& name, const char* artifact, const std::string& path,
+                             const std::string& condition = "${{ always() }}") {
     out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << name;
-    out_ << YAML::Key << "if" << YAML::Value << "${{ always() }}";
+    out_ << YAML::Key << "if" << YAML::Value << condition;
     out_ << YAML::Key << "uses" << YAML::Value << std::string(kUploadArtifact.name) + "@" + kUploadArtifact.sha;
     out_ << YAML::Comment(kUploadArtifact.tag);
     out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap;
@@ -318,7 +319,8 @@ class Writer {
     // out, every later one continues in the workspace the job before left (its local branches and
     // commits), carried as a tar (which keeps file modes, unlike an artifact's files).
     if (first) {
-      out_ << YAML::BeginMap << YAML::Key << "uses" << YAML::Value << std::string(kCheckout.name) + "@" + kCheckout.sha;
+      out_ << YAML::BeginMap << YAML::Key << "id" << YAML::Value << "workspace";
+      out_ << YAML::Key << "uses" << YAML::Value << std::string(kCheckout.name) + "@" + kCheckout.sha;
       out_ << YAML::Comment(kCheckout.tag);
       out_ << YAML::Key << "with" << YAML::Value << YAML::BeginMap << YAML::Key << "fetch-depth" << YAML::Value << 0
            << YAML::EndMap << YAML::EndMap;
@@ -326,6 +328,7 @@ class Writer {
       write_artifact_download("The release's workspace, from the job before", kWorkspaceArtifact,
                               "${{ runner.temp }}/relengine-workspace");
       out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "Unpack the workspace";
+      out_ << YAML::Key << "id" << YAML::Value << "workspace";
       out_ << YAML::Key << "shell" << YAML::Value << "bash";
       out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
            << "tar -C \"$GITHUB_WORKSPACE\" -xf \"$RUNNER_TEMP/relengine-workspace/workspace.tar\"\n";
@@ -385,15 +388,18 @@ class Writer {
     out_ << YAML::Key << "run" << YAML::Value << YAML::Literal << script;
     out_ << YAML::EndMap;
     write_state_upload();
+    // Packed also after a failure (a re-run continues from it), but never when this job did not get
+    // the workspace: an empty one would replace the release's.
     out_ << YAML::BeginMap << YAML::Key << "name" << YAML::Value << "Pack the workspace";
-    out_ << YAML::Key << "if" << YAML::Value << "${{ always() }}";
+    out_ << YAML::Key << "if" << YAML::Value << "${{ always() && steps.workspace.outcome == 'success' }}";
     out_ << YAML::Key << "shell" << YAML::Value << "bash";
     out_ << YAML::Key << "run" << YAML::Value << YAML::Literal
          << "mkdir -p \"$RUNNER_TEMP/relengine-workspace-out\"\n"
             "tar -C \"$GITHUB_WORKSPACE\" -cf \"$RUNNER_TEMP/relengine-workspace-out/workspace.tar\" .\n";
     out_ << YAML::EndMap;
     write_artifact_upload("The release's workspace, for the next job", kWorkspaceArtifact,
-                          "${{ runner.temp }}/relengine-workspace-out");
+                          "${{ runner.temp }}/relengine-workspace-out",
+                          "${{ always() && steps.workspace.outcome == 'success' }}");
     write_logs_upload(id);
     out_ << YAML::EndSeq << YAML::EndMap;
   }
@@ -486,6 +492,16 @@ std::optional<std::string> github_workflow(const plan::Prepared& prep, const Git
       diags.error(file, in.default_value->mark,
                   "input '" + in.name + "': a default that is a list or a map has no workflow_dispatch form");
   }
+  // Each input reaches the scripts as an environment variable of its own.
+  std::map<std::string, std::string> variables;
+  for (const auto& in : pb.inputs) {
+    const std::string var = in.secret ? (in.env.empty() ? env_name(in.name).substr(3) : in.env) : env_name(in.name);
+    auto [it, fresh] = variables.emplace(var, in.name);
+    if (!fresh)
+      diags.error(file, in.mark,
+                  "inputs '" + it->second + "' and '" + in.name + "' would be the same variable " + var +
+                      " in the workflow's scripts; rename one");
+  }
   std::set<std::string> direct;
   std::vector<const model::Input*> folded;
   if (dispatch.size() <= kMaxInputs) {
@@ -555,6 +571,15 @@ std::optional<std::string> github_workflow(const plan::Prepared& prep, const Git
     g.step = &st;
     g.irreversible = irreversible;
     g.environment = st.github_environment.given ? st.github_environment.value : opt.environment;
+    // GitHub's environment names: no quotes, backquotes, commas, semicolons or backslashes, and no
+    // expression (GitHub would evaluate it).
+    if (g.environment.empty() || g.environment.size() > 255 ||
+        g.environment.find_first_of("'\"`,;\\\n") != std::string::npos ||
+        g.environment.find("${{") != std::string::npos)
+      diags.error(st.github_environment.given ? (st.included ? st.included->file : file) : "",
+                  st.github_environment.given ? st.github_environment.mark : model::Mark{},
+                  "'" + load::escape_control(g.environment) +
+                      "' is no GitHub environment name (1 to 255 characters, none of ' \" ` , ; \\, no ${{ }})");
     j.gates.push_back(g);
     if (!gate_jobs.insert(job_id(g.id)).second)
       diags.error(st.included ? st.included->file : file, st.id.mark,

@@ -231,6 +231,21 @@ TEST_CASE("export github-actions: what it cannot express is refused, positioned,
 
   r = relengine({"export", "github-actions", "ok.yaml", "--state-mode", "s3"}, d.path().string());
   CHECK(r.code == 2);
+  // Two inputs that would be one variable of the scripts; an environment GitHub cannot name.
+  write(d / "twins.yaml",
+        "version: 1\nname: twins\ninputs:\n  b-c: {default: '1'}\n  b_c: {default: '2'}\nphases:\n  - id: p\n"
+        "    steps: [{id: s, run: 'true', idempotent: true}]\n");
+  r = relengine({"export", "github-actions", "twins.yaml"}, d.path().string());
+  CHECK(r.code == 2);
+  CHECK_MESSAGE(r.err.find("twins.yaml:5:3: error: inputs 'b-c' and 'b_c' would be the same variable IN_B_C") == 0,
+                r.err);
+  write(d / "env.yaml",
+        "version: 1\nname: env\nphases:\n  - id: p\n    steps:\n      - {id: g, manual: ok, github_environment: "
+        "'prod ${{ github.actor }}'}\n");
+  r = relengine({"export", "github-actions", "env.yaml"}, d.path().string());
+  CHECK(r.code == 2);
+  CHECK_MESSAGE(r.err.find("env.yaml:6:49: error: 'prod ${{ github.actor }}' is no GitHub environment name") == 0,
+                r.err);
   // --setup replaces the action, and the workflow is written atomically where -o says.
   write(d / "setup.yaml",
         "- name: relengine from the runner's image\n  run: echo /opt/relengine/bin >> \"$GITHUB_PATH\"\n");
@@ -313,6 +328,25 @@ phases:
   CHECK(r.code == 0);
   CHECK(r.out.find("tag[x] of run gh-7 is succeeded: nothing to approve") != std::string::npos);
   r = relengine({"--state-dir", state, "approve", "gh-7", "tag"});
+  CHECK(r.code == 2);
+  // A for_each gate whose list came out empty has nothing to wait for: --if-waiting says so.
+  write(d / "e.yaml", R"(version: 1
+name: empty
+phases:
+  - id: one
+    steps:
+      - {id: find, idempotent: true, run: 'echo "list=[]" >> "$RELENGINE_OUTPUT"'}
+      - id: push
+        for_each: ${{ fromJSON(steps.find.outputs.list) }}
+        irreversible: true
+        run: "echo ${{ item }}"
+)");
+  r = relengine({"--state-dir", state, "run", "e.yaml", "--run-id", "gh-8"}, d.path().string());
+  REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
+  r = relengine({"--state-dir", state, "approve", "gh-8", "push", "--if-waiting"});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("push of run gh-8 has no instances (its list is empty): nothing to approve") != std::string::npos);
+  r = relengine({"--state-dir", state, "approve", "gh-8", "push"});
   CHECK(r.code == 2);
   // Another playbook under the same id, and an id relengine does not take.
   write(d / "q.yaml",

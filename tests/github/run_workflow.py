@@ -66,6 +66,7 @@ def needs_of(job):
 class Context:
     def __init__(self, inputs, secrets, github, runner_temp):
         self.inputs, self.secrets, self.github, self.runner_temp = inputs, secrets, github, runner_temp
+        self.steps = {}  # step id -> outcome (success, failure, skipped), as steps.ID.outcome
 
     def value(self, ref):
         parts = ref.split(".")
@@ -75,6 +76,8 @@ class Context:
             return self.secrets.get(parts[1], "")
         if parts[0] == "github":
             return self.github[parts[1]]
+        if parts[0] == "steps" and parts[2] == "outcome":
+            return self.steps.get(parts[1], "")
         if parts[0] == "runner" and parts[1] == "temp":
             return self.runner_temp
         raise SystemExit("run_workflow: unknown context " + ref)
@@ -202,10 +205,10 @@ def run_job(name, job, wf, a, ctx_for, log):
     for step in job.get("steps", []):
         if died:  # a dead runner runs nothing more, not even `if: always()` steps
             break
-        if failed and not (step.get("if") and condition(step["if"], ctx, {"always": True})):
-            continue
-        if step.get("if") and not condition(step["if"], ctx, {"always": True, "failure": failed,
-                                                              "success": not failed, "cancelled": False}):
+        status = {"always": True, "failure": failed, "success": not failed, "cancelled": False}
+        if (failed and not step.get("if")) or (step.get("if") and not condition(step["if"], ctx, status)):
+            if step.get("id"):
+                ctx.steps[step["id"]] = "skipped"
             continue
         with_ = {k: substitute(str(v), ctx) for k, v in (step.get("with") or {}).items()}
         uses = step.get("uses", "")
@@ -241,6 +244,8 @@ def run_job(name, job, wf, a, ctx_for, log):
             kill = (a.kill[1], a.kill[2]) if a.kill and a.kill[0] == name else None
             rc = run_step_process(script, ws, e, log, kill)
             died = rc == -9
+        if step.get("id"):
+            ctx.steps[step["id"]] = "success" if rc == 0 else "failure"
         if rc != 0:
             log.write(("[run_workflow] %s: the step failed (%d)\n" % (name, rc)).encode())
             failed = True

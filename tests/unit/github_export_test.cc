@@ -215,9 +215,15 @@ TEST_CASE(
     relengine_jobs += runs_relengine ? 1 : 0;
   }
   CHECK(relengine_jobs == ids.size());
-  // One workspace: the first job checks out, the others unpack the one the job before left.
+  // One workspace: the first job checks out, the others unpack the one the job before left, and
+  // pack it again only when they had it (an empty one must not replace it).
   CHECK(jobs["upstream-sync"]["steps"][0]["uses"].Scalar().rfind("actions/checkout@", 0) == 0);
+  CHECK(jobs["upstream-sync"]["steps"][0]["id"].Scalar() == "workspace");
   CHECK(jobs["kata-bump"]["steps"][0]["with"]["name"].Scalar() == "relengine-workspace");
+  CHECK(jobs["kata-bump"]["steps"][1]["id"].Scalar() == "workspace");
+  for (const auto& step : jobs["kata-bump"]["steps"])
+    if (step["name"] && step["name"].Scalar().find("workspace, for the next job") != std::string::npos)
+      CHECK(step["if"].Scalar() == "${{ always() && steps.workspace.outcome == 'success' }}");
   // Least permissions, the concurrency of one release, secrets only through env.
   CHECK(wf["permissions"]["contents"].Scalar() == "write");
   CHECK(wf["permissions"]["pull-requests"].Scalar() == "write");
