@@ -147,11 +147,11 @@ def kill_tree(root):
                 parent[int(pid)] = int(stat[stat.rfind(")") + 2:].split()[1])
             except (OSError, ValueError, IndexError):
                 pass
-    tree, todo = [], [root]
-    while todo:
-        p = todo.pop()
+    tree, pending = [], [root]
+    while pending:
+        p = pending.pop()
         tree.append(p)
-        todo.extend(c for c, pp in parent.items() if pp == p)
+        pending.extend(c for c, pp in parent.items() if pp == p)
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         for p in tree:
             try:
