@@ -108,6 +108,8 @@ class Supervisor {
     return fd_;
   }
 
+  int checked_fd() const { return fd_; }  // what fd() returned last, without looking again
+
   void registered(pid_t group) { groups_.insert(static_cast<int32_t>(group)); }  // the child told it itself
   void forget(pid_t group) {
     groups_.erase(static_cast<int32_t>(group));
@@ -270,7 +272,7 @@ ProcessGroup::ProcessGroup(boost::asio::io_context& io, const CommandSpec& spec,
   envp.push_back(nullptr);
   std::string program = spec.argv.empty() ? std::string() : find_program(spec.argv[0], spec.env);
   std::vector<std::string> args(spec.argv.begin() + (spec.argv.empty() ? 0 : 1), spec.argv.end());
-  int sup = Supervisor::get().fd();
+  int sup = Supervisor::get().checked_fd();  // looked at (and started if need be) just above
   if (sup < 0) {
     impl_->exited = impl_->eof = true;
     impl_->status = {127, false, "cannot start relengine-supervise (it kills a step's processes if the engine dies)"};

@@ -200,11 +200,16 @@ RunRecord read_run(const Statement& s) {
 class Transaction {
  public:
   Transaction(sqlite3* db, const char* begin = "BEGIN IMMEDIATE") : db_(db) { run(begin); }
+  // With statements prepared once (the commit of every transition: no SQL parsed per commit).
+  Transaction(sqlite3* db, sqlite3_stmt* begin, sqlite3_stmt* commit) : db_(db), commit_(commit) { run(begin); }
   ~Transaction() {
     if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   void commit() {
-    run("COMMIT");
+    if (commit_)
+      run(commit_);
+    else
+      run("COMMIT");
     done_ = true;
   }
 
@@ -215,12 +220,21 @@ class Transaction {
     if (rc != SQLITE_OK) {
       std::string msg = err ? err : "error";
       sqlite3_free(err);
-      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        throw StateError("the state database is locked by another process (" + msg + "); try again");
-      throw StateError("state database: " + msg);
+      fail(rc, msg);
     }
   }
+  void run(sqlite3_stmt* stmt) {
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) fail(rc, sqlite3_errmsg(db_));
+  }
+  [[noreturn]] static void fail(int rc, const std::string& msg) {
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+      throw StateError("the state database is locked by another process (" + msg + "); try again");
+    throw StateError("state database: " + msg);
+  }
   sqlite3* db_;
+  sqlite3_stmt* commit_ = nullptr;
   bool done_ = false;
 };
 
@@ -519,7 +533,7 @@ void SqliteStore::save_step(const std::string& run_id, const StepRecord& st, con
 
 void SqliteStore::save_steps(const std::string& run_id, const std::vector<Transition>& steps) {
   if (steps.empty()) return;
-  Transaction tx(db_);
+  Transaction tx(db_, prepared("BEGIN IMMEDIATE"), prepared("COMMIT"));
   fence(run_id);
   std::string now = now_rfc3339();
   for (const auto& t : steps) {
@@ -677,6 +691,7 @@ void SqliteStore::acquire_lease(const std::string& run_id) {
   u.bind(4, unix_now()).bind(5, run_id).step();
   tx.commit();
   leased_.insert(run_id);
+  lease_pid_ = static_cast<int>(getpid()), lease_host_ = me;  // what fence() compares the stored lease with
 }
 
 void SqliteStore::heartbeat(const std::string& run_id) {
@@ -701,7 +716,7 @@ void SqliteStore::fence(const std::string& run_id) {
   s.bind(1, run_id);
   RunRecord holder;
   if (s.step()) holder.lease_pid = static_cast<int>(s.integer(0)), holder.lease_host = s.text(1);
-  if (holder.lease_pid == getpid() && holder.lease_host == host_name()) return;
+  if (holder.lease_pid == lease_pid_ && holder.lease_host == lease_host_) return;
   leased_.erase(run_id);
   throw LeaseLost(lease_lost_message(run_id, holder));
 }

@@ -73,6 +73,8 @@ class SqliteStore final : public RunStore {
   sqlite3* db_ = nullptr;
   std::map<const char*, sqlite3_stmt*> prepared_;
   std::set<std::string> leased_;  // the runs whose lease this store took (and so fences)
+  int lease_pid_ = 0;             // this process and machine as the lease records them
+  std::string lease_host_;
 };
 
 }  // namespace relengine::state
