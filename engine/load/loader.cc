@@ -129,6 +129,25 @@ class Builder {
   const std::vector<std::shared_ptr<model::IncludeScope>>& includes() const { return includes_; }
 
  private:
+  // `map[key]`, found the way yaml-cpp finds it (the first entry whose key is that text), from an
+  // index of the map's entries made once per map: yaml-cpp converts every key to a string at
+  // each lookup, and the dozen lookups per step were most of the loader's time on a 1000-step
+  // playbook (docs/PERFORMANCE.md).
+  YAML::Node get(const YAML::Node& map, std::string_view key) {
+    if (!map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    if (!indexed_ || !indexed_->is(map)) {
+      index_.clear();
+      for (auto it = map.begin(); it != map.end(); ++it)
+        if (it->first.IsScalar()) index_.emplace_back(it->first.Scalar(), it->second);
+      indexed_.emplace(map);
+    }
+    for (const auto& [k, v] : index_)
+      if (k == key) return v;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  std::optional<YAML::Node> indexed_;  // the map index_ holds the entries of
+  std::vector<std::pair<std::string, YAML::Node>> index_;
+
   static YAML::Node key_node(const YAML::Node& map, const std::string& key) {
     if (!map.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
     for (auto it = map.begin(); it != map.end(); ++it)
@@ -157,7 +176,7 @@ class Builder {
   Text text(const YAML::Node& map, const char* key) {
     Text t;
     if (!map.IsMap()) return t;
-    YAML::Node n = map[key];
+    YAML::Node n = get(map, key);
     if (!n) return t;
     t.given = true;
     t.mark = mark_of(n);
@@ -171,7 +190,7 @@ class Builder {
   }
 
   bool flag(const YAML::Node& map, const char* key) {
-    YAML::Node n = map[key];
+    YAML::Node n = get(map, key);
     if (!n || !n.IsScalar()) return false;
     try {
       return n.as<bool>();
@@ -182,7 +201,7 @@ class Builder {
 
   std::vector<Text> id_list(const YAML::Node& map, const char* key, bool& given) {
     std::vector<Text> out;
-    YAML::Node n = map[key];
+    YAML::Node n = get(map, key);
     given = n.IsDefined() && !n.IsNull();
     if (!given) return out;
     if (n.IsScalar()) {  // `needs: build` is forgiven as a one-item list
@@ -199,7 +218,7 @@ class Builder {
   // `max` and `max_text`: the bound (docs/playbook.md), in the words of the message.
   std::optional<std::chrono::milliseconds> duration(const YAML::Node& map, const char* key, bool zero_ok,
                                                     std::chrono::milliseconds max, const char* max_text) {
-    YAML::Node n = map[key];
+    YAML::Node n = get(map, key);
     if (!n || !n.IsScalar()) return std::nullopt;
     auto d = parse_duration(n.Scalar());
     if (!d) return std::nullopt;  // a malformed one is reported by the schema
@@ -220,20 +239,20 @@ class Builder {
   }
 
   std::optional<model::Retry> retry(const YAML::Node& map) {
-    YAML::Node n = map["retry"];
+    YAML::Node n = get(map, "retry");
     if (!n || !n.IsMap()) return std::nullopt;
     model::Retry r;
-    if (auto a = n["attempts"]; a && a.IsScalar()) r.attempts = as_int(a).value_or(1);
+    if (auto a = get(n, "attempts"); a && a.IsScalar()) r.attempts = as_int(a).value_or(1);
     if (auto d = duration(n, "delay", true, model::kMaxRetryDelay, "24h (1 day)")) {
       r.delay = *d;
     }
-    if (auto b = n["backoff"]; b && b.IsScalar()) r.backoff = as_double(b).value_or(1);
+    if (auto b = get(n, "backoff"); b && b.IsScalar()) r.backoff = as_double(b).value_or(1);
     return r;
   }
 
   std::vector<std::pair<std::string, Text>> env(const YAML::Node& map) {
     std::vector<std::pair<std::string, Text>> out;
-    YAML::Node n = map["env"];
+    YAML::Node n = get(map, "env");
     if (!n || !n.IsMap()) return out;
     static const std::regex name("^[A-Za-z_][A-Za-z0-9_]*$");
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -368,7 +387,7 @@ class Builder {
   // A list of steps, with its include entries expanded in place.
   void read_steps(const YAML::Node& list, std::vector<model::Step>& out) {
     for (const auto& s : list) {
-      if (s.IsMap() && s["include"])
+      if (s.IsMap() && get(s, "include"))
         expand_include(s, out);
       else
         out.push_back(read_step(s));
@@ -420,7 +439,7 @@ class Builder {
     scope->with_source = source_;
     std::vector<std::string> names;
     for (const auto& in : lib->inputs) names.push_back(in.name);
-    if (auto w = n["with"]; w && w.IsMap()) {
+    if (auto w = get(n, "with"); w && w.IsMap()) {
       for (auto it = w.begin(); it != w.end(); ++it) {
         std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
         if (std::find(names.begin(), names.end(), k) == names.end()) {
@@ -495,7 +514,7 @@ class Builder {
     st.description = text(n, "description");
     st.needs = id_list(n, "needs", st.needs_given);
     st.if_expr = text(n, "if");
-    if (auto pre = n["preconditions"]; pre && pre.IsSequence()) {
+    if (auto pre = get(n, "preconditions"); pre && pre.IsSequence()) {
       for (const auto& p : pre) {
         if (p.IsScalar()) {  // `- git diff --quiet` is forgiven as {run: ...}
           st.preconditions.push_back({Text{p.Scalar(), mark_of(p), true}, Text{}});
@@ -508,7 +527,7 @@ class Builder {
     st.run = text(n, "run");
     st.uses = text(n, "uses");
     st.manual = text(n, "manual");
-    if (auto w = n["with"]; w) {
+    if (auto w = get(n, "with"); w) {
       st.with = to_model_node(w);
       if (!st.uses.given) error(mark_of(key_node(n, "with")), "'with' is only for a step with 'uses'");
     }
@@ -541,7 +560,7 @@ class Builder {
     st.idempotent = flag(n, "idempotent");
     st.irreversible = flag(n, "irreversible");
     st.continue_on_error = flag(n, "continue_on_error");
-    if (auto fe = n["for_each"]; fe) st.for_each = to_model_node(fe);
+    if (auto fe = get(n, "for_each"); fe) st.for_each = to_model_node(fe);
     if (st.action == model::ActionKind::Run && !st.done_if.given && !st.idempotent && st.id.given)
       warning(st.action_mark, "step '" + st.id.value +
                                   "' runs a command with neither done_if nor idempotent: true; "

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+#include <unordered_map>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/adapters/yaml_cpp_adapter.hpp>
 
@@ -200,40 +201,102 @@ bool expects_scalar(const json* s) {
   return true;
 }
 
+// What the blanking pass asks of a (resolved) subschema, worked out once per subschema: the
+// compiled schema never changes, so its nodes' addresses are stable keys.
+struct SchemaFacts {
+  bool scalar = false;    // expects a scalar (string, number, boolean)
+  bool has_enum = false;  // one of a list
+};
+
+const SchemaFacts& facts_of(const json* s) {
+  thread_local std::unordered_map<const json*, SchemaFacts> memo;
+  auto [it, inserted] = memo.try_emplace(s);
+  if (inserted && s) it->second = {expects_scalar(s), s->contains("enum")};
+  return it->second;
+}
+
+// The `then` properties of the `allOf` branch whose `if` the object matches (the schema of a
+// step's `with` depends on its `uses`); nullptr when none does. Once per object, not per key.
+const json* matching_then_properties(const json* s, const YAML::Node& object) {
+  if (!s || !s->is_object() || !object.IsMap()) return nullptr;
+  auto all_of = s->find("allOf");
+  if (all_of == s->end()) return nullptr;
+  for (const auto& branch : *all_of) {
+    if (!branch.contains("if") || !branch.contains("then")) continue;
+    const auto& cond = branch["if"]["properties"];
+    bool match = true;
+    for (auto it = cond.begin(); it != cond.end() && match; ++it) {
+      YAML::Node v = object[it.key()];
+      match = v && v.IsScalar() && it.value().contains("const") && v.Scalar() == it.value()["const"].get<std::string>();
+    }
+    if (match && branch["then"].contains("properties")) return &branch["then"]["properties"];
+  }
+  return nullptr;
+}
+
+// property_schema() with the matching branch found beforehand.
+const json* property_schema_in(const json* s, const json* then_properties, const std::string& key) {
+  if (!s || !s->is_object()) return nullptr;
+  if (then_properties)
+    if (auto it = then_properties->find(key); it != then_properties->end()) return resolve(&*it);
+  if (auto props = s->find("properties"); props != s->end())
+    if (auto it = props->find(key); it != props->end()) return resolve(&*it);
+  if (auto extra = s->find("additionalProperties"); extra != s->end() && extra->is_object()) return resolve(&*extra);
+  return nullptr;
+}
+
+// One step of the path from the root to a node: a map's key or a list's index. The path's text
+// (valijson's context, `[key]`) is only made for the nodes that are blanked.
+struct PathStep {
+  const std::string* key = nullptr;
+  std::size_t index = 0;
+};
+
+std::vector<std::string> context_of(const std::vector<PathStep>& path) {
+  std::vector<std::string> out{"<root>"};
+  for (const auto& p : path) out.push_back("[" + (p.key ? *p.key : std::to_string(p.index)) + "]");
+  return out;
+}
+
 // The yaml-cpp adapter calls every node a string, so valijson would run string checks
 // (pattern, enum) on a map and throw. In a copy of the document, such nodes become empty
 // scalars; the loader reports them ("must be a string, not a map").
-void blank_misplaced_collections(YAML::Node node, const json* schema, std::vector<std::string>& context,
+void blank_misplaced_collections(YAML::Node node, const json* schema, std::vector<PathStep>& path,
                                  std::set<std::vector<std::string>>& blanked, bool apply) {
   schema = resolve(schema);
   if (!schema) return;
-  auto visit = [&](YAML::Node child, const json* sub, const std::string& segment, auto&& replace) {
-    context.push_back("[" + segment + "]");
-    if ((child.IsMap() || child.IsSequence()) && expects_scalar(resolve(sub))) {
-      blanked.insert(context);
+  auto visit = [&](YAML::Node child, const json* sub, PathStep step, auto&& replace) {
+    path.push_back(step);
+    const SchemaFacts& f = facts_of(sub);
+    if ((child.IsMap() || child.IsSequence()) && f.scalar) {
+      blanked.insert(context_of(path));
       if (apply) replace();
-    } else if (child.IsNull() && resolve(sub) && resolve(sub)->contains("enum")) {
+    } else if (child.IsNull() && f.has_enum) {
       // An empty value where one of a list is expected (`shell:`, `shell: null`): valijson's
       // enum check would throw on it; as "" it fails the check, reported at its line as usual.
-      auto marker = context;
+      auto marker = context_of(path);
       marker.push_back("<empty>");  // forces the copy; no message of valijson's is suppressed
       blanked.insert(marker);
       if (apply) replace();
-    } else {
-      blank_misplaced_collections(child, sub, context, blanked, apply);
+    } else if (child.IsMap() || child.IsSequence()) {
+      blank_misplaced_collections(child, sub, path, blanked, apply);
     }
-    context.pop_back();
+    path.pop_back();
   };
   if (node.IsMap()) {
+    const json* then_properties = matching_then_properties(schema, node);
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (!it->first.IsScalar()) continue;
-      visit(it->second, property_schema(schema, node, it->first.Scalar()), it->first.Scalar(),
+      const std::string& key = it->first.Scalar();
+      visit(it->second, property_schema_in(schema, then_properties, key), PathStep{&key, 0},
             [&] { it->second = YAML::Node(""); });
     }
-  } else if (node.IsSequence() && schema->contains("items")) {
-    const json* items = resolve(&(*schema)["items"]);
+  } else if (node.IsSequence()) {
+    auto items_it = schema->find("items");
+    if (items_it == schema->end()) return;
+    const json* items = resolve(&*items_it);
     for (std::size_t i = 0; i < node.size(); ++i)
-      visit(node[i], items, std::to_string(i), [&] { node[i] = YAML::Node(""); });
+      visit(node[i], items, PathStep{nullptr, i}, [&] { node[i] = YAML::Node(""); });
   }
 }
 
@@ -386,14 +449,14 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
   valijson::ValidationResults results;
   // A first, read-only pass finds the misplaced collections; the document is copied (to be
   // blanked there) only when there are some, which is rare: copying 10,000 steps is not free.
-  std::vector<std::string> context{"<root>"};
+  std::vector<PathStep> path;
   std::set<std::vector<std::string>> blanked;  // the loader reports these itself
-  blank_misplaced_collections(root, &compiled().document, context, blanked, false);
+  blank_misplaced_collections(root, &compiled().document, path, blanked, false);
   YAML::Node copy = root;
   if (!blanked.empty()) {
     copy.reset(YAML::Clone(root));  // reset: operator= would write into root itself
     blanked.clear();
-    blank_misplaced_collections(copy, &compiled().document, context, blanked, true);
+    blank_misplaced_collections(copy, &compiled().document, path, blanked, true);
   }
   std::set<std::pair<int, int>> reported;  // one message per node
   valijson::adapters::YamlCppAdapter target(copy);
