@@ -161,16 +161,19 @@ TEST_CASE(
   results = json::parse(slurp(work / "results.json"));
   for (const auto& [job, result] : results.items()) CHECK_MESSAGE(result == "success", job);
   // Every module tag (pushed by git; the release's own tag is made by `gh release create`) was
-  // pushed once: the one pushed when the runner died was not pushed again.
+  // received at most once: the one pushed when the runner died was not pushed again. (At most, not
+  // exactly: the kill takes the whole process tree, and with it the remote's hook of a push that
+  // another instance was making at that moment, after its ref was in and before the hook logged
+  // it. That tag is on the remote all the same; the outcome below compares every ref.)
   std::size_t module_tags = 0;
   for (const auto& l : lines(gh.git("tag"))) {
     if (l.rfind("src/", 0) != 0) continue;
     CAPTURE(l);
     ++module_tags;
-    CHECK(gh.received("refs/tags/" + l + " ") == 1);
+    CHECK(gh.received("refs/tags/" + l + " ") <= 1);
   }
   CHECK(module_tags == 10);
-  CHECK(gh.received("refs/tags/src/") == module_tags);
+  CHECK(gh.received("refs/tags/src/") <= module_tags);
   // Before the runner died: the five -alpha.1 tags and at least the v0.18.0 tag whose push hung
   // (other instances may have pushed theirs meanwhile: they run at once).
   CHECK(pushed_before >= 6);
