@@ -260,7 +260,9 @@ class Builder {
       if (!std::regex_match(key, name))
         error(mark_of(it->first), "'" + key + "' is not a valid environment variable name");
       if (!it->second.IsScalar() && !it->second.IsNull()) {
-        error(mark_of(it->second), "env value of '" + key + "' must be a string");
+        error(mark_of(it->second),
+              "'" + key + "' must be a string, not a " +
+                  (it->second.IsMap() ? "map" : "list"));  // as the schema check says
         continue;
       }
       out.emplace_back(key, Text{it->second.IsScalar() ? it->second.Scalar() : "", mark_of(it->second), true});

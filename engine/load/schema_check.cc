@@ -258,11 +258,28 @@ std::vector<std::string> context_of(const std::vector<PathStep>& path) {
   return out;
 }
 
+// "'timeout' must be a string, not a map", "item 2 of 'needs' must be a string, not a list": the
+// loader's words for the fields it reads as text (the same message at the same place is shown once).
+std::string misplaced_message(const std::vector<PathStep>& path, const YAML::Node& node) {
+  std::string what;
+  const PathStep& last = path.back();
+  if (last.key) {
+    what = "'" + *last.key + "'";
+  } else {
+    const PathStep* parent = path.size() >= 2 ? &path[path.size() - 2] : nullptr;
+    what = "item " + std::to_string(last.index + 1) + " of " +
+           (parent && parent->key ? "'" + *parent->key + "'" : std::string("the list"));
+  }
+  return what + " must be a string, not a " + (node.IsMap() ? "map" : "list");
+}
+
 // The yaml-cpp adapter calls every node a string, so valijson would run string checks
 // (pattern, enum) on a map and throw. In a copy of the document, such nodes become empty
-// scalars; the loader reports them ("must be a string, not a map").
+// scalars, and each is reported here, at its place, instead of by valijson (`misplaced`: the
+// messages, collected by the read-only pass).
 void blank_misplaced_collections(YAML::Node node, const json* schema, std::vector<PathStep>& path,
-                                 std::set<std::vector<std::string>>& blanked, bool apply) {
+                                 std::set<std::vector<std::string>>& blanked, bool apply,
+                                 std::vector<std::pair<model::Mark, std::string>>* misplaced = nullptr) {
   schema = resolve(schema);
   if (!schema) return;
   auto visit = [&](YAML::Node child, const json* sub, PathStep step, auto&& replace) {
@@ -270,6 +287,7 @@ void blank_misplaced_collections(YAML::Node node, const json* schema, std::vecto
     const SchemaFacts& f = facts_of(sub);
     if ((child.IsMap() || child.IsSequence()) && f.scalar) {
       blanked.insert(context_of(path));
+      if (misplaced) misplaced->emplace_back(mark_of(child), misplaced_message(path, child));
       if (apply) replace();
     } else if (child.IsNull() && f.has_enum) {
       // An empty value where one of a list is expected (`shell:`, `shell: null`): valijson's
@@ -279,7 +297,7 @@ void blank_misplaced_collections(YAML::Node node, const json* schema, std::vecto
       blanked.insert(marker);
       if (apply) replace();
     } else if (child.IsMap() || child.IsSequence()) {
-      blank_misplaced_collections(child, sub, path, blanked, apply);
+      blank_misplaced_collections(child, sub, path, blanked, apply, misplaced);
     }
     path.pop_back();
   };
@@ -450,8 +468,10 @@ void check_schema(const YAML::Node& root, const std::string& file, Diagnostics& 
   // A first, read-only pass finds the misplaced collections; the document is copied (to be
   // blanked there) only when there are some, which is rare: copying 10,000 steps is not free.
   std::vector<PathStep> path;
-  std::set<std::vector<std::string>> blanked;  // the loader reports these itself
-  blank_misplaced_collections(root, &compiled().document, path, blanked, false);
+  std::set<std::vector<std::string>> blanked;  // reported below, not by valijson
+  std::vector<std::pair<model::Mark, std::string>> misplaced;
+  blank_misplaced_collections(root, &compiled().document, path, blanked, false, &misplaced);
+  for (auto& [mark, message] : misplaced) diags.error(file, mark, std::move(message));
   YAML::Node copy = root;
   if (!blanked.empty()) {
     copy.reset(YAML::Clone(root));  // reset: operator= would write into root itself

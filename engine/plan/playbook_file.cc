@@ -31,9 +31,11 @@ std::optional<model::Playbook> load_checked(const std::string& path, load::Diagn
 }
 
 int report(const load::Diagnostics& diags, std::ostream& err, bool warnings) {
-  for (const auto& d : diags.sorted())
+  std::size_t errors = 0;  // as shown: a message found twice at one place is one error
+  for (const auto& d : diags.sorted()) {
+    if (d.severity == load::Severity::Error) ++errors;
     if (warnings || d.severity == load::Severity::Error) err << load::format(d) << "\n";
-  std::size_t errors = diags.error_count();
+  }
   if (errors) err << errors << (errors == 1 ? " error" : " errors") << "\n";
   return errors ? kBadInput : kOk;
 }

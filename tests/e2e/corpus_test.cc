@@ -32,6 +32,7 @@ TEST_CASE("every invalid playbook gets exactly one error at the expected positio
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].rfind(file.string() + ":" + position + ": error: ", 0) == 0);
     CHECK(errors[0].find(fragment) != std::string::npos);
+    CHECK(lines(r.err).back() == "1 error");  // the count is of what is shown (one problem found twice is one)
     CHECK(r.out.empty());
   }
 }
