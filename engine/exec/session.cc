@@ -128,6 +128,18 @@ bool valid_run_id(const std::string& id) {
   });
 }
 
+bool create_new_run(state::RunStore& store, state::RunRecord& run, const std::vector<state::StepRecord>& records,
+                    const std::function<std::string()>& make_id) {
+  if (!make_id) return store.create_run(run, records);
+  // A made id can be one another driver made in the same second (its suffix is 16 bits): the
+  // next one is tried.
+  for (int tries = 0; tries < 100; ++tries) {
+    run.id = make_id();
+    if (store.create_run(run, records)) return true;
+  }
+  return false;
+}
+
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,
               const RunOptions& opt) {
   englog::Settings log_settings;
@@ -178,7 +190,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
   try {
     auto store = state::open_store(opt.state_dir, state::OpenMode::Create);
     state::RunRecord run;
-    run.id = opt.run_id.empty() ? make_run_id() : opt.run_id;
+    run.id = opt.run_id;
     run.playbook = playbook_path;
     run.playbook_path = fs::absolute(playbook_path).lexically_normal().string();
     run.playbook_hash = load::content_hash(pb->source);
@@ -202,7 +214,12 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
       }
       records.push_back(r);
     }
-    store->create_run(run, records);
+    if (!create_new_run(*store, run, records, opt.run_id.empty() ? make_run_id : std::function<std::string()>())) {
+      std::cerr << "relengine: run " << run.id << " exists in " << store->location()
+                << " (started meanwhile by another driver); `relengine" << state::state_dir_hint(opt.state_dir)
+                << " resume " << run.id << "` continues it\n";
+      return kState;
+    }
     store->acquire_lease(run.id);
     EngineLogScope engine_log(log_settings, opt.state_dir, run.id, prep.inputs.masker());
     englog::info("run {} of {} ({}), {} steps, state in {}, lease taken by pid {} on {}", run.id, run.playbook,

@@ -3,6 +3,7 @@
 // CommandRunner. Used by the CLI.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ struct ResumeRequest {
 // A run id given by the user (`run --run-id`): letters, digits, '.', '_' and '-', at most 100,
 // starting with a letter or digit.
 bool valid_run_id(const std::string& id);
+
+// Records `run` with `records` as a new run. With `make_id`, under the first id it makes that no
+// run has (another driver may take one at the same moment); without, under `run.id` as given.
+// False, with nothing written, when no id could be had.
+bool create_new_run(state::RunStore& store, state::RunRecord& run, const std::vector<state::StepRecord>& records,
+                    const std::function<std::string()>& make_id);
 
 // Exit codes as in SPEC §1.
 int start_run(const std::string& playbook_path, const load::InputSources& inputs, const plan::Selection& selection,

@@ -218,16 +218,20 @@ class PgStore final : public RunStore {
 
   std::string location() const override { return shown_; }
 
-  void create_run(const RunRecord& run, const std::vector<StepRecord>& steps) override {
+  bool create_run(const RunRecord& run, const std::vector<StepRecord>& steps) override {
+    bool created = false;
     write([&](pqxx::work& tx) {
-      tx.exec_params(
+      auto r = tx.exec_params(
           "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
-          "validated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+          "validated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
           run.id, run.playbook, run.playbook_path, run.playbook_hash, run.name, to_json_map(run.inputs),
           std::string(name(run.status)), run.started, run.selection, run.validated_by);
+      created = r.affected_rows() == 1;
+      if (!created) return;  // the id is taken: an empty transaction, nothing written
       for (const auto& st : steps) upsert_step(tx, run.id, st);
       event(tx, run.id, "", run.started, "run started", 0, "");
     });
+    return created;
   }
   std::optional<RunRecord> find_run(const std::string& id) override {
     return read([&](pqxx::transaction_base& tx) -> std::optional<RunRecord> {
@@ -553,8 +557,8 @@ class PgStore final : public RunStore {
       }
     }
     if (!schema.empty()) {  // under the migration's lock: two first runs at once create it once
+      MigrationLock lock(*conn_);
       pqxx::work tx(*conn_);
-      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
       tx.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
       tx.commit();
     }
@@ -568,8 +572,12 @@ class PgStore final : public RunStore {
     if (mode == OpenMode::ReadOnly)
       throw StateError(shown_ + " has state schema " + std::to_string(version) + ", older than this relengine's " +
                        std::to_string(kSchemaVersion) + "; a dry run does not migrate it: run once without --dry-run");
+    MigrationLock lock(*conn_);
     pqxx::work tx(*conn_);
-    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+    // Looked at again under the lock: another driver that started at the same moment may have
+    // migrated meanwhile, and its run may be writing now; the DDL again (ALTER TABLE takes an
+    // exclusive lock even where it changes nothing) would deadlock with that run's inserts.
+    if (version_in(tx) == kSchemaVersion) return;
     // Forward migrations, one per schema version (the PostgreSQL store started at 4).
     tx.exec(kSchema);
     tx.exec("ALTER TABLE steps ADD COLUMN IF NOT EXISTS approved_host TEXT NOT NULL DEFAULT ''");  // 5
@@ -581,10 +589,36 @@ class PgStore final : public RunStore {
   }
   int stored_version() {
     pqxx::nontransaction tx(*conn_);
+    return version_in(tx);
+  }
+  static int version_in(pqxx::transaction_base& tx) {
     if (tx.exec("SELECT to_regclass('meta')")[0][0].is_null()) return 0;
     auto r = tx.exec("SELECT value FROM meta WHERE key = 'schema_version'");
     return r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
   }
+
+  // The migration's lock, held by the session for a scope. Taken before the transaction that
+  // migrates, not inside it: a transaction that begins once the lock is held looks at the
+  // catalog as the last migrator committed it (one that waited for pg_advisory_xact_lock inside
+  // itself can still find that migrator's tables missing, and migrate again).
+  class MigrationLock {
+   public:
+    explicit MigrationLock(pqxx::connection& c) : c_(c) {
+      pqxx::nontransaction(c_).exec_params("SELECT pg_advisory_lock($1)", kMigrationLock);
+    }
+    ~MigrationLock() {
+      try {
+        pqxx::nontransaction(c_).exec_params("SELECT pg_advisory_unlock($1)", kMigrationLock);
+      } catch (const std::exception&) {
+        // The connection is gone, and the session's lock with it.
+      }
+    }
+    MigrationLock(const MigrationLock&) = delete;
+    MigrationLock& operator=(const MigrationLock&) = delete;
+
+   private:
+    pqxx::connection& c_;
+  };
 
   class Receiver : public pqxx::notification_receiver {
    public:

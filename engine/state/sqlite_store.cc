@@ -479,19 +479,20 @@ void SqliteStore::migrate() {
   tx.commit();
 }
 
-void SqliteStore::create_run(const RunRecord& run, const std::vector<StepRecord>& steps) {
+bool SqliteStore::create_run(const RunRecord& run, const std::vector<StepRecord>& steps) {
   Transaction tx(db_);
   {
     Statement s(
         db_,
         "INSERT INTO runs(id, playbook, playbook_path, playbook_hash, name, inputs, status, started, selection, "
-        "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "validated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
     s.bind(1, run.id).bind(2, run.playbook).bind(3, run.playbook_path).bind(4, run.playbook_hash).bind(5, run.name);
     s.bind(6, to_json_map(run.inputs))
         .bind(7, std::string(name(run.status)))
         .bind(8, run.started)
         .bind(9, run.selection);
     s.bind(10, run.validated_by).step();
+    if (sqlite3_changes(db_) == 0) return false;  // the id is taken: rolled back, nothing written
   }
   for (const auto& st : steps) add_step(run.id, st);
   {
@@ -499,6 +500,7 @@ void SqliteStore::create_run(const RunRecord& run, const std::vector<StepRecord>
     e.bind(1, run.id).bind(2, run.started).step();
   }
   tx.commit();
+  return true;
 }
 
 void SqliteStore::add_step(const std::string& run_id, const StepRecord& st) {

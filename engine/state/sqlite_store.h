@@ -34,7 +34,7 @@ class SqliteStore final : public RunStore {
   const std::string& dir() const { return dir_; }
   std::string location() const override { return dir_; }
 
-  void create_run(const RunRecord& run, const std::vector<StepRecord>& steps) override;
+  bool create_run(const RunRecord& run, const std::vector<StepRecord>& steps) override;
   std::optional<RunRecord> find_run(const std::string& id) override;
   std::optional<RunRecord> latest_run() override;
   std::vector<RunRecord> runs() override;

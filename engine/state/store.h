@@ -130,7 +130,9 @@ class RunStore {
   // The store as messages name it: the state directory, or the URL with its password masked.
   virtual std::string location() const = 0;
 
-  virtual void create_run(const RunRecord& run, const std::vector<StepRecord>& steps) = 0;
+  // Records a new run and its steps in one transaction; false, writing nothing, when a run with
+  // this id exists already (two drivers that made the same id at once: one of them gets false).
+  virtual bool create_run(const RunRecord& run, const std::vector<StepRecord>& steps) = 0;
   virtual std::optional<RunRecord> find_run(const std::string& id) = 0;
   virtual std::optional<RunRecord> latest_run() = 0;
   virtual std::vector<RunRecord> runs() = 0;  // most recent first

@@ -65,8 +65,9 @@ phases:
                       quote(state_location((dir / "state").string())) + " run p.yaml";
     Result r = shell("cd " + quote(dir.path().string()) + " && env " + env + " script -qfec " + quote(cmd) + " " +
                      quote((dir / "typescript").string()) + " > /dev/null");
-    REQUIRE_MESSAGE(r.code == 0, r.err);
     std::string t = slurp(dir / "typescript");
+    // relengine's stderr went to the terminal too: on failure the typescript says why.
+    REQUIRE_MESSAGE(r.code == 0, std::string(r.err + t));
     // script(1) writes a header and a footer line around what the command printed.
     auto first = t.find('\n');
     auto last = t.rfind("\nScript done");

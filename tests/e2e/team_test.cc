@@ -362,3 +362,42 @@ TEST_CASE(
     CHECK(n == 1);
   }
 }
+
+TEST_CASE("six drivers start the same new --run-id at once: one run, every effect once, the others told why") {
+  TempDir dir;
+  ledger_playbook(dir, "race", 3, -1);
+  std::string state = state_location((dir / "state").string());
+  // All six are started before any of them can have created the run: each finds no run ID, loads
+  // the playbook, and creates it; one insert wins.
+  std::string cmd = "cd " + quote(dir.path().string()) + " && for i in 1 2 3 4 5 6; do (" + quote(RELENGINE_BIN) +
+                    " --state-dir " + quote(state) +
+                    " run p.yaml --run-id gh-42 > out.$i 2> err.$i; echo $? > rc.$i) & done; wait";
+  REQUIRE(shell(cmd).code == 0);
+  int succeeded = 0;
+  for (int i = 1; i <= 6; ++i) {
+    std::string n = std::to_string(i);
+    std::string rc = slurp(dir / ("rc." + n)), err = slurp(dir / ("err." + n));
+    CAPTURE(n);
+    CAPTURE(err);
+    if (rc == "0\n") {
+      ++succeeded;
+      continue;
+    }
+    // Refused with a reason and a next step: the run exists (created meanwhile, or driven now by
+    // the winner), or the database was busy. Never the store's own words for a duplicate key.
+    CHECK(rc == "4\n");
+    CHECK((err.find("started meanwhile by another driver") != std::string::npos ||
+           err.find("is being driven by pid") != std::string::npos ||
+           err.find("locked by another process") != std::string::npos));
+    CHECK(err.find("UNIQUE") == std::string::npos);
+    CHECK(err.find("duplicate key") == std::string::npos);
+  }
+  CHECK(succeeded >= 1);
+  // One run, and each step's effect once whoever ran it.
+  Result runs = relengine({"--state-dir", (dir / "state").string(), "runs"}, dir.path().string());
+  CHECK(lines(runs.out).size() == 1);  // gh-42, only
+  CHECK(runs.out.find("gh-42") != std::string::npos);
+  auto seen = ledger_counts(dir);
+  CHECK(seen.size() == 3);
+  for (const auto& [line, count] : seen) CHECK_MESSAGE(count == 1, line);
+}

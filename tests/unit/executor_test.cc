@@ -13,6 +13,7 @@
 #include "exec/builder.h"
 #include "exec/reconcile.h"
 #include "exec/schedule.h"
+#include "exec/session.h"
 #include "load/loader.h"
 #include "memory_store.h"
 #include "model/exit_code.h"
@@ -385,4 +386,28 @@ TEST_CASE("Builder with an in-memory store that goes away: no step starts whose 
       CHECK(running.count(id) == 1);  // committed before its command started
     }
   }
+}
+
+TEST_CASE("a new run's id: one another driver took meanwhile is replaced by the next made, a given one is not") {
+  relengine::testing::MemoryStore store;
+  state::RunRecord first;
+  first.id = "20261201-233930-5106";
+  REQUIRE(store.create_run(first, {}));
+  // The id generator makes the taken id first (two drivers in the same second, the same suffix).
+  std::vector<std::string> made{"20261201-233930-5106", "20261201-233930-77aa"};
+  std::size_t calls = 0;
+  auto make = [&] { return made.at(calls++); };
+  state::RunRecord run;
+  CHECK(exec::create_new_run(store, run, {}, make));
+  CHECK(run.id == "20261201-233930-77aa");
+  CHECK(calls == 2);
+  CHECK(store.runs().size() == 2);
+  // An id given by the user (--run-id) that is taken: refused, not changed.
+  state::RunRecord given;
+  given.id = "20261201-233930-5106";
+  CHECK_FALSE(exec::create_new_run(store, given, {}, {}));
+  CHECK(given.id == "20261201-233930-5106");
+  // A generator that only makes taken ids: given up, not a loop without end.
+  state::RunRecord stuck;
+  CHECK_FALSE(exec::create_new_run(store, stuck, {}, [] { return std::string("20261201-233930-5106"); }));
 }

@@ -20,11 +20,13 @@ class MemoryStore final : public state::RunStore {
 
   std::string location() const override { return "memory"; }
 
-  void create_run(const state::RunRecord& run, const std::vector<state::StepRecord>& steps) override {
+  bool create_run(const state::RunRecord& run, const std::vector<state::StepRecord>& steps) override {
     write();
+    if (runs_.count(run.id)) return false;
     runs_[run.id] = run;
     for (const auto& s : steps) steps_[run.id][s.id] = s;
     event(run.id, "", "run started", 0, "");
+    return true;
   }
   std::optional<state::RunRecord> find_run(const std::string& id) override {
     auto it = runs_.find(id);

@@ -202,6 +202,31 @@ TEST_CASE("leases: a live owner is named, a dead one is taken over") {
   CHECK(store->find_run("r1")->lease_pid == getpid());
 }
 
+TEST_CASE("create_run under an id that is taken writes nothing and says so") {
+  Dir d;
+  auto store = SqliteStore::open(d.path.string(), true);
+  StepRecord a;
+  a.id = "build";
+  a.step = "build";
+  a.phase = "p";
+  a.status = StepStatus::Succeeded;
+  REQUIRE(store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a}));
+  RunRecord other = sample_run("r1", "2026-01-02T00:00:00.000Z");
+  other.name = "another";
+  StepRecord b;
+  b.id = "deploy";
+  b.step = "deploy";
+  b.phase = "p";
+  CHECK_FALSE(store->create_run(other, {a, b}));  // before: a UNIQUE constraint error (exit 4)
+  // The first run as it was: its name, its one step still succeeded, one "run started".
+  CHECK(store->find_run("r1")->name == "demo");
+  auto steps = store->steps("r1");
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0].status == StepStatus::Succeeded);
+  CHECK(store->events("r1").size() == 1);
+  CHECK(store->runs().size() == 1);
+}
+
 TEST_CASE("opening without create in an empty directory says how to start") {
   Dir d;
   CHECK_THROWS_WITH_AS(SqliteStore::open((d.path / "none").string(), false),
