@@ -369,6 +369,7 @@ class PgStore final : public RunStore {
   // The lease, under the run's row lock (SELECT ... FOR UPDATE): two drivers asking at once are
   // served one after the other, and the second sees the first's lease.
   void acquire_lease(const std::string& run_id) override {
+    const std::string me = host_name();
     write([&](pqxx::work& tx) {
       auto r = tx.exec_params(
           "SELECT lease_pid, lease_host, lease_start, lease_heartbeat FROM runs WHERE id = $1 FOR UPDATE", run_id);
@@ -379,7 +380,6 @@ class PgStore final : public RunStore {
       lease.lease_start = integer(r[0][2]);
       lease.lease_heartbeat = integer(r[0][3]);
       if (lease_held_elsewhere(lease)) throw StateError(lease_busy_message(run_id, lease));
-      const std::string me = host_name();
       const std::int64_t now = unix_now();
       if (std::string note = takeover_note(lease); !note.empty())
         event(tx, run_id, "", now_rfc3339(), "lease taken over", 0, note);
@@ -388,12 +388,15 @@ class PgStore final : public RunStore {
           static_cast<std::int64_t>(getpid()), me, process_start_time(getpid()), now, run_id);
     });
     leased_.insert(run_id);
+    // This driver as the lease records it: what heartbeat, release and fence() compare it with
+    // (a machine renamed meanwhile still holds the lease, and beats for it).
+    lease_pid_ = static_cast<int>(getpid()), lease_host_ = me;
   }
   void heartbeat(const std::string& run_id) override {
     write([&](pqxx::work& tx) {
       auto r =
           tx.exec_params("UPDATE runs SET lease_heartbeat = $1 WHERE id = $2 AND lease_pid = $3 AND lease_host = $4",
-                         unix_now(), run_id, static_cast<std::int64_t>(getpid()), host_name());
+                         unix_now(), run_id, static_cast<std::int64_t>(lease_pid_), lease_host_);
       if (r.affected_rows() == 0) fence(tx, run_id);  // throws LeaseLost
     });
   }
@@ -403,7 +406,7 @@ class PgStore final : public RunStore {
       tx.exec_params(
           "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = $1 AND lease_pid = $2 AND "
           "lease_host = $3",
-          run_id, static_cast<std::int64_t>(getpid()), host_name());
+          run_id, static_cast<std::int64_t>(lease_pid_), lease_host_);
     });
     leased_.erase(run_id);
   }
@@ -634,14 +637,16 @@ class PgStore final : public RunStore {
     auto r = tx.exec_params("SELECT lease_pid, lease_host FROM runs WHERE id = $1 FOR UPDATE", run_id);
     RunRecord holder;
     if (!r.empty()) holder.lease_pid = static_cast<int>(integer(r[0][0])), holder.lease_host = text(r[0][1]);
-    if (holder.lease_pid == getpid() && holder.lease_host == host_name()) return;
+    if (holder.lease_pid == lease_pid_ && holder.lease_host == lease_host_) return;
     leased_.erase(run_id);
     throw LeaseLost(lease_lost_message(run_id, holder));
   }
 
   std::string url_, shown_, password_;
   std::set<std::string> leased_;  // the runs whose lease this store took (and so fences)
-  bool lost_ = false;             // the connection was lost: nothing more from this process
+  int lease_pid_ = 0;             // this process and machine as the leases record them
+  std::string lease_host_;
+  bool lost_ = false;  // the connection was lost: nothing more from this process
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listener_;  // declared before receiver_: destroyed after it
   std::unique_ptr<Receiver> receiver_;

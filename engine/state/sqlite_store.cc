@@ -693,12 +693,14 @@ void SqliteStore::acquire_lease(const std::string& run_id) {
   u.bind(4, unix_now()).bind(5, run_id).step();
   tx.commit();
   leased_.insert(run_id);
-  lease_pid_ = static_cast<int>(getpid()), lease_host_ = me;  // what fence() compares the stored lease with
+  // This driver as the lease records it: what heartbeat, release and fence() compare it with.
+  lease_pid_ = static_cast<int>(getpid()), lease_host_ = me;
 }
 
 void SqliteStore::heartbeat(const std::string& run_id) {
   Statement u(db_, "UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ? AND lease_host = ?");
-  u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(getpid())).bind(4, host_name()).step();
+  // As the lease was taken: a machine renamed meanwhile still holds it (and beats for it).
+  u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(lease_pid_)).bind(4, lease_host_).step();
   if (sqlite3_changes(db_) == 0 && leased_.count(run_id)) fence(run_id);  // throws LeaseLost
 }
 
@@ -706,7 +708,7 @@ void SqliteStore::release_lease(const std::string& run_id) {
   Statement u(db_,
               "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ? AND "
               "lease_host = ?");
-  u.bind(1, run_id).bind(2, static_cast<std::int64_t>(getpid())).bind(3, host_name()).step();
+  u.bind(1, run_id).bind(2, static_cast<std::int64_t>(lease_pid_)).bind(3, lease_host_).step();
   leased_.erase(run_id);
 }
 

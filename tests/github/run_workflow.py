@@ -138,20 +138,26 @@ def condition(text, ctx, status):
 def kill_tree(root):
     """SIGKILL to `root` and every process below it, also those in process groups of their own
     (relengine's steps), as a runner's death ends everything the job started: all are stopped
-    first, so that none is re-parented out of reach meanwhile."""
-    parent = {}
+    first, so that none is re-parented out of reach meanwhile. Not the remote's side of a push
+    (git-receive-pack, its hooks): the remote is another machine, which a runner's death does
+    not stop; it finishes or abandons each push whole, as GitHub does (killed with the pusher,
+    it could leave a ref's .lock behind, and the re-run's push of that ref then fails)."""
+    parent, remote = {}, set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 stat = open("/proc/%s/stat" % pid).read()
                 parent[int(pid)] = int(stat[stat.rfind(")") + 2:].split()[1])
+                argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+                if any(a.endswith(b"receive-pack") for a in argv[:2]):
+                    remote.add(int(pid))
             except (OSError, ValueError, IndexError):
                 pass
     tree, pending = [], [root]
     while pending:
         p = pending.pop()
         tree.append(p)
-        pending.extend(c for c, pp in parent.items() if pp == p)
+        pending.extend(c for c, pp in parent.items() if pp == p and c not in remote)
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         for p in tree:
             try:

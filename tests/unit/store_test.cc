@@ -357,6 +357,29 @@ TEST_CASE("leases: another host's lease lives for the TTL after its last heartbe
   ::unsetenv("RELENGINE_HOST");
 }
 
+TEST_CASE("leases: a machine renamed while it drives a run still holds the lease, beats for it and releases it") {
+  Dir d;
+  auto store = SqliteStore::open(d.path.string(), true);
+  store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {});
+  ::setenv("RELENGINE_HOST", "build-7", 1);
+  store->acquire_lease("r1");
+  // An old heartbeat, then the machine's name changes (hostnamectl, a DHCP lease).
+  sqlite3* db = nullptr;
+  sqlite3_open((d.path / "state.db").c_str(), &db);
+  sqlite3_exec(db, "UPDATE runs SET lease_heartbeat = 1000 WHERE id = 'r1'", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ::setenv("RELENGINE_HOST", "build-7.example.com", 1);
+  // Before: the heartbeat matched no row (it named the new host) and fence() found the lease its
+  // own, so the heartbeat stopped without a word and other hosts saw the lease expire.
+  store->heartbeat("r1");
+  auto run = store->find_run("r1");
+  CHECK(run->lease_host == "build-7");
+  CHECK(run->lease_heartbeat > 1000);
+  store->release_lease("r1");
+  CHECK(store->find_run("r1")->lease_pid == 0);
+  ::unsetenv("RELENGINE_HOST");
+}
+
 TEST_CASE("approve: only a step still waiting as the approver saw it, and the approval names who and where") {
   Dir d;
   auto store = SqliteStore::open(d.path.string(), true);
