@@ -30,6 +30,14 @@ RunRecord sample_run(const std::string& id, const std::string& started) {
   return r;
 }
 
+StepRecord sample_step(const std::string& id, const std::string& phase) {
+  StepRecord s;
+  s.id = id;
+  s.step = id.substr(0, id.find('['));
+  s.phase = phase;
+  return s;
+}
+
 // The permission bits of `p`, or -1 when it cannot be looked at.
 int mode_of(const fs::path& p) {
   struct stat st {};
@@ -48,10 +56,7 @@ struct Umask {
 TEST_CASE("runs and steps round-trip — events are journaled in order") {
   Dir d;
   auto store = SqliteStore::open(d.path.string(), true);
-  StepRecord a;
-  a.id = "tag[api]";
-  a.step = "tag";
-  a.phase = "cut";
+  StepRecord a = sample_step("tag[api]", "cut");
   a.order = 1;
   store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a});
   store->create_run(sample_run("r2", "2026-01-02T00:00:00.000Z"), {});
@@ -205,18 +210,12 @@ TEST_CASE("leases: a live owner is named, a dead one is taken over") {
 TEST_CASE("create_run under an id that is taken writes nothing and says so") {
   Dir d;
   auto store = SqliteStore::open(d.path.string(), true);
-  StepRecord a;
-  a.id = "build";
-  a.step = "build";
-  a.phase = "p";
+  StepRecord a = sample_step("build", "p");
   a.status = StepStatus::Succeeded;
   REQUIRE(store->create_run(sample_run("r1", "2026-01-01T00:00:00.000Z"), {a}));
   RunRecord other = sample_run("r1", "2026-01-02T00:00:00.000Z");
   other.name = "another";
-  StepRecord b;
-  b.id = "deploy";
-  b.step = "deploy";
-  b.phase = "p";
+  StepRecord b = sample_step("deploy", "p");
   CHECK_FALSE(store->create_run(other, {a, b}));  // before: a UNIQUE constraint error (exit 4)
   // The first run as it was: its name, its one step still succeeded, one "run started".
   CHECK(store->find_run("r1")->name == "demo");
