@@ -153,6 +153,15 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
     return kBad;
   }
   // A run id that names an existing run: continue it, with this selection (one phase at a time).
+  auto continue_run = [&] {
+    ResumeRequest req;
+    req.run_id = opt.run_id;
+    req.sets = inputs.sets;
+    req.playbook = playbook_path;
+    req.selection = selection;
+    req.inputs_file = inputs.inputs_file;
+    return resume_run(req, opt);
+  };
   if (!opt.run_id.empty()) {
     try {
       std::unique_ptr<state::RunStore> existing;
@@ -162,13 +171,7 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
       }
       if (existing && existing->find_run(opt.run_id)) {
         existing.reset();
-        ResumeRequest req;
-        req.run_id = opt.run_id;
-        req.sets = inputs.sets;
-        req.playbook = playbook_path;
-        req.selection = selection;
-        req.inputs_file = inputs.inputs_file;
-        return resume_run(req, opt);
+        return continue_run();
       }
     } catch (const state::StateError& e) {
       std::cerr << "relengine: " << e.what() << "\n";
@@ -215,9 +218,12 @@ int start_run(const std::string& playbook_path, const load::InputSources& inputs
       records.push_back(r);
     }
     if (!create_new_run(*store, run, records, opt.run_id.empty() ? make_run_id : std::function<std::string()>())) {
-      std::cerr << "relengine: run " << run.id << " exists in " << store->location()
-                << " (started meanwhile by another driver); `relengine" << state::state_dir_hint(opt.state_dir)
-                << " resume " << run.id << "` continues it\n";
+      if (!opt.run_id.empty()) {
+        // Another driver created this run a moment ago: continued, as it would be a moment later.
+        store.reset();
+        return continue_run();
+      }
+      std::cerr << "relengine: no free run id in " << store->location() << " after 100 tries\n";
       return kState;
     }
     store->acquire_lease(run.id);

@@ -393,6 +393,7 @@ class PgStore final : public RunStore {
     lease_pid_ = static_cast<int>(getpid()), lease_host_ = me;
   }
   void heartbeat(const std::string& run_id) override {
+    if (!leased_.count(run_id)) return;  // not this store's lease: nothing to beat for
     write([&](pqxx::work& tx) {
       auto r =
           tx.exec_params("UPDATE runs SET lease_heartbeat = $1 WHERE id = $2 AND lease_pid = $3 AND lease_host = $4",
@@ -402,6 +403,7 @@ class PgStore final : public RunStore {
   }
 
   void release_lease(const std::string& run_id) override {
+    if (!leased_.count(run_id)) return;  // not this store's lease: not its to release
     write([&](pqxx::work& tx) {
       tx.exec_params(
           "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = $1 AND lease_pid = $2 AND "
@@ -560,27 +562,27 @@ class PgStore final : public RunStore {
       }
     }
     if (!schema.empty()) {  // under the migration's lock: two first runs at once create it once
-      MigrationLock lock(*conn_);
       pqxx::work tx(*conn_);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
       tx.exec("CREATE SCHEMA IF NOT EXISTS " + schema);
       tx.commit();
     }
     int version = stored_version();
-    if (version > kSchemaVersion)
-      throw StateError(shown_ + " was written by a newer relengine (state schema " + std::to_string(version) +
-                       ", this one knows " + std::to_string(kSchemaVersion) + "): use that relengine");
+    if (version > kSchemaVersion) throw StateError(newer_message(version));
     if (version == 0 && mode != OpenMode::Create)
       throw StateNotFound("no runs in " + shown_ + "; start one with `relengine run PLAYBOOK`");
     if (version == kSchemaVersion) return;
     if (mode == OpenMode::ReadOnly)
       throw StateError(shown_ + " has state schema " + std::to_string(version) + ", older than this relengine's " +
                        std::to_string(kSchemaVersion) + "; a dry run does not migrate it: run once without --dry-run");
-    MigrationLock lock(*conn_);
     pqxx::work tx(*conn_);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
     // Looked at again under the lock: another driver that started at the same moment may have
     // migrated meanwhile, and its run may be writing now; the DDL again (ALTER TABLE takes an
     // exclusive lock even where it changes nothing) would deadlock with that run's inserts.
-    if (version_in(tx) == kSchemaVersion) return;
+    version = version_in(tx);
+    if (version > kSchemaVersion) throw StateError(newer_message(version));
+    if (version == kSchemaVersion) return;
     // Forward migrations, one per schema version (the PostgreSQL store started at 4).
     tx.exec(kSchema);
     tx.exec("ALTER TABLE steps ADD COLUMN IF NOT EXISTS approved_host TEXT NOT NULL DEFAULT ''");  // 5
@@ -594,34 +596,22 @@ class PgStore final : public RunStore {
     pqxx::nontransaction tx(*conn_);
     return version_in(tx);
   }
+  // The schema version the tables hold, 0 before they exist. Whether `meta` exists is asked of
+  // pg_class with the statement's own snapshot: to_regclass() reads the session's catalog cache,
+  // which after waiting for the migration's lock can still miss the tables the driver that held
+  // it has just committed (and the migration would then run again).
   static int version_in(pqxx::transaction_base& tx) {
-    if (tx.exec("SELECT to_regclass('meta')")[0][0].is_null()) return 0;
+    if (!tx.exec("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+                 "c.relnamespace WHERE c.relname = 'meta' AND n.nspname = current_schema())")[0][0]
+             .as<bool>())
+      return 0;
     auto r = tx.exec("SELECT value FROM meta WHERE key = 'schema_version'");
     return r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
   }
-
-  // The migration's lock, held by the session for a scope. Taken before the transaction that
-  // migrates, not inside it: a transaction that begins once the lock is held looks at the
-  // catalog as the last migrator committed it (one that waited for pg_advisory_xact_lock inside
-  // itself can still find that migrator's tables missing, and migrate again).
-  class MigrationLock {
-   public:
-    explicit MigrationLock(pqxx::connection& c) : c_(c) {
-      pqxx::nontransaction(c_).exec_params("SELECT pg_advisory_lock($1)", kMigrationLock);
-    }
-    ~MigrationLock() {
-      try {
-        pqxx::nontransaction(c_).exec_params("SELECT pg_advisory_unlock($1)", kMigrationLock);
-      } catch (const std::exception&) {
-        // The connection is gone, and the session's lock with it.
-      }
-    }
-    MigrationLock(const MigrationLock&) = delete;
-    MigrationLock& operator=(const MigrationLock&) = delete;
-
-   private:
-    pqxx::connection& c_;
-  };
+  std::string newer_message(int version) const {
+    return shown_ + " was written by a newer relengine (state schema " + std::to_string(version) + ", this one knows " +
+           std::to_string(kSchemaVersion) + "): use that relengine";
+  }
 
   class Receiver : public pqxx::notification_receiver {
    public:

@@ -698,13 +698,15 @@ void SqliteStore::acquire_lease(const std::string& run_id) {
 }
 
 void SqliteStore::heartbeat(const std::string& run_id) {
+  if (!leased_.count(run_id)) return;  // not this store's lease: nothing to beat for
   Statement u(db_, "UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_pid = ? AND lease_host = ?");
   // As the lease was taken: a machine renamed meanwhile still holds it (and beats for it).
   u.bind(1, unix_now()).bind(2, run_id).bind(3, static_cast<std::int64_t>(lease_pid_)).bind(4, lease_host_).step();
-  if (sqlite3_changes(db_) == 0 && leased_.count(run_id)) fence(run_id);  // throws LeaseLost
+  if (sqlite3_changes(db_) == 0) fence(run_id);  // throws LeaseLost
 }
 
 void SqliteStore::release_lease(const std::string& run_id) {
+  if (!leased_.count(run_id)) return;  // not this store's lease: not its to release
   Statement u(db_,
               "UPDATE runs SET lease_pid = 0, lease_host = '', lease_start = 0 WHERE id = ? AND lease_pid = ? AND "
               "lease_host = ?");

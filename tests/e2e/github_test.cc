@@ -47,11 +47,13 @@ struct Sandbox {
               " && git add .github && git commit -qm 'The release playbook' && GH_STANDIN_MERGING=1 git push -q "
               "upstream HEAD:main");
     REQUIRE_MESSAGE(r.code == 0, r.err);
-    // The remote logs every ref it accepts; the first push of a ref that matches the pattern in
-    // BLOCK-REF then hangs (the ref is in, its pusher does not know yet) until the pusher is killed
-    // (the hook's grandparent: git push, which started git-receive-pack, which runs the hook).
-    write(fs::path(remote) / "hooks" / "post-receive",
-          "#!/bin/sh\npusher=$(cut -d' ' -f4 /proc/$PPID/stat)\n"
+    // The remote logs every ref it takes in as its update is committed (a reference-transaction
+    // hook, which runs before the remote reports to the pusher: a pusher killed after that cannot
+    // keep the ref out of the log). The first ref that matches the pattern in BLOCK-REF then
+    // hangs its push there (the ref is in, its pusher does not know yet) for as long as the pusher
+    // lives: the hook's grandparent, the process that started git-receive-pack.
+    write(fs::path(remote) / "hooks" / "reference-transaction",
+          "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\npusher=$(cut -d' ' -f4 /proc/$PPID/stat)\n"
           "while read old new ref; do block=\n"
           "  if [ -e ../BLOCK-REF ]; then pat=$(cat ../BLOCK-REF)\n"
           "    case $ref in $pat) rm -f ../BLOCK-REF; block=1 ;; esac; fi\n"
@@ -59,7 +61,7 @@ struct Sandbox {
           "  if [ -n \"$block\" ]; then i=0\n"
           "    while [ $i -lt 1200 ] && kill -0 \"$pusher\" 2>/dev/null; do sleep 0.05; i=$((i+1)); done; fi\n"
           "done\n");
-    shell("chmod +x " + quote(remote + "/hooks/post-receive"));
+    shell("chmod +x " + quote(remote + "/hooks/reference-transaction"));
     // Commits made at one time by one person, and GitHub's merges and releases at another: two
     // releases of the same inputs then make commits of the same hashes.
     env = "PATH=" + root +
@@ -165,9 +167,10 @@ TEST_CASE(
   results = json::parse(slurp(work / "results.json"));
   for (const auto& [job, result] : results.items()) CHECK_MESSAGE(result == "success", job);
   // Every module tag (pushed by git; the release's own tag is made by `gh release create`) was
-  // received once: the one pushed when the runner died was not pushed again. (The runner's death
-  // does not stop the remote's side of a push another instance was making at that moment: the
-  // remote is another machine, and that push goes in whole, or not at all and is made again.)
+  // taken in by the remote once: the one pushed when the runner died was not pushed again. (The
+  // runner's death does not stop the remote's side of a push another instance was making at that
+  // moment: the remote is another machine. That push's ref is in, and found there by the re-run,
+  // or it is not, and the re-run pushes it.)
   std::size_t module_tags = 0;
   for (const auto& l : lines(gh.git("tag"))) {
     if (l.rfind("src/", 0) != 0) continue;

@@ -140,8 +140,8 @@ def kill_tree(root):
     (relengine's steps), as a runner's death ends everything the job started: all are stopped
     first, so that none is re-parented out of reach meanwhile. Not the remote's side of a push
     (git-receive-pack, its hooks): the remote is another machine, which a runner's death does
-    not stop; it finishes or abandons each push whole, as GitHub does (killed with the pusher,
-    it could leave a ref's .lock behind, and the re-run's push of that ref then fails)."""
+    not stop (killed with the pusher, it could leave a ref's .lock behind, and the re-run's
+    push of that ref would then fail, as it never would against GitHub)."""
     parent, remote = {}, set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
